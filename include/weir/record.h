@@ -4,7 +4,9 @@
 // Kafka record with its coordinates; it is move-only and owns its bytes,
 // either as a consumed librdkafka message (zero-copy) or as copied strings.
 // A Record may be moved between threads; it is not safe to use one Record
-// from two threads at once.
+// from two threads at once. A zero-copy consumed Record pins librdkafka state:
+// destroy it (or keep a Clone()) before its Consumer is destroyed, or the
+// consumer's destruction waits for it.
 #pragma once
 
 #include <cstdint>
@@ -138,7 +140,8 @@ class RecordBuilderAccess {
     r.key_ = key;
     r.value_ = value;
     r.headers_ = std::move(headers);
-    r.storage_ = std::unique_ptr<void, detail::StorageDeleter>(storage, detail::StorageDeleter{deleter});
+    r.storage_ =
+        std::unique_ptr<void, detail::StorageDeleter>(storage, detail::StorageDeleter{deleter});
   }
 };
 

@@ -22,15 +22,15 @@ enum class StatusCode : uint8_t {
   kInvalidArgument,  // bad input from a user: config, CLI argument, payload
   kNotFound,         // a topic, group, file or key that does not exist
   kAlreadyExists,
-  kRefused,          // a change weir will not make (fewer partitions, ...)
-  kKafka,            // an error reported by librdkafka or the broker
+  kRefused,  // a change weir will not make (fewer partitions, ...)
+  kKafka,    // an error reported by librdkafka or the broker
   kTimeout,
-  kUnavailable,      // the cluster or a dependency cannot be reached
-  kIo,               // a local file or socket failed
-  kCorruption,       // stored or received bytes fail a check
-  kUnsupported,      // the cluster or build lacks a feature
+  kUnavailable,  // the cluster or a dependency cannot be reached
+  kIo,           // a local file or socket failed
+  kCorruption,   // stored or received bytes fail a check
+  kUnsupported,  // the cluster or build lacks a feature
   kCancelled,
-  kInternal,         // a bug in weir
+  kInternal,  // a bug in weir
 };
 
 // Returns a stable upper-case name for |code|, e.g. "INVALID_ARGUMENT".
@@ -43,9 +43,13 @@ class Status {
       : code_(code), message_(std::move(message)), kafka_error_(std::move(kafka_error)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string msg) { return {StatusCode::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {StatusCode::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {StatusCode::kNotFound, std::move(msg)}; }
-  static Status AlreadyExists(std::string msg) { return {StatusCode::kAlreadyExists, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) {
+    return {StatusCode::kAlreadyExists, std::move(msg)};
+  }
   static Status Refused(std::string msg) { return {StatusCode::kRefused, std::move(msg)}; }
   static Status Timeout(std::string msg) { return {StatusCode::kTimeout, std::move(msg)}; }
   static Status Unavailable(std::string msg) { return {StatusCode::kUnavailable, std::move(msg)}; }
@@ -77,7 +81,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     if (std::get<Status>(v_).ok()) {
       v_ = Status::Internal("Result constructed from an OK status without a value");
@@ -107,9 +111,9 @@ class Result {
 #define WEIR_CONCAT_(a, b) WEIR_CONCAT_INNER_(a, b)
 
 // Returns the status from the enclosing function if |expr| is not OK.
-#define WEIR_RETURN_IF_ERROR(expr)         \
-  do {                                     \
-    ::weir::Status weir_status_ = (expr);  \
+#define WEIR_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::weir::Status weir_status_ = (expr);        \
     if (!weir_status_.ok()) return weir_status_; \
   } while (0)
 

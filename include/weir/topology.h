@@ -113,7 +113,7 @@ struct RetryPolicy {
   std::chrono::milliseconds initial_backoff{0};
   std::chrono::milliseconds max_backoff{0};
   double multiplier = 2.0;
-  double jitter = 0.2;  // ± fraction of each delay
+  double jitter = 0.2;               // ± fraction of each delay
   std::vector<ErrorClass> retry_on;  // classes that are retried
 };
 
@@ -136,13 +136,13 @@ struct ReorderPolicy {
 };
 
 struct ConsumerGroupSpec {
-  std::string name;  // the group.id
+  std::string name;                 // the group.id
   std::vector<std::string> topics;  // at least one
   Ordering ordering = Ordering::kPartition;
   int concurrency = 1;
   RetryPolicy retry;
   std::optional<std::chrono::milliseconds> timeout;  // per-record processing timeout
-  std::string dlq_topic;  // empty = no DLQ (failures stop the group)
+  std::string dlq_topic;                             // empty = no DLQ (failures stop the group)
   std::optional<DedupPolicy> dedup;
   std::optional<ReorderPolicy> reorder;
   std::map<std::string, PropertyValue> properties;  // extra librdkafka consumer props

@@ -29,11 +29,13 @@ void DeleteOwned(void* p) { delete static_cast<OwnedStorage*>(p); }
 Record Record::Owned(std::string topic, Partition partition, Offset offset, Timestamp ts,
                      std::optional<std::string> key, std::optional<std::string> value,
                      std::vector<Header> headers) {
-  auto* s = new OwnedStorage{std::move(topic), std::move(key), std::move(value), std::move(headers)};
+  auto* s =
+      new OwnedStorage{std::move(topic), std::move(key), std::move(value), std::move(headers)};
   std::vector<HeaderView> hv;
   hv.reserve(s->headers.size());
   for (const Header& h : s->headers) {
-    hv.push_back(HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
+    hv.push_back(
+        HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
   }
   Record r;
   RecordBuilderAccess::Set(r, s->topic, partition, offset, ts,
@@ -54,8 +56,9 @@ Record Record::Clone() const {
   std::vector<Header> hs;
   hs.reserve(headers_.size());
   for (const HeaderView& h : headers_) {
-    hs.push_back(Header{std::string(h.key), h.value ? std::optional<std::string>(std::string(*h.value))
-                                                    : std::nullopt});
+    hs.push_back(Header{std::string(h.key), h.value
+                                                ? std::optional<std::string>(std::string(*h.value))
+                                                : std::nullopt});
   }
   return Owned(std::string(topic_), partition_, offset_, timestamp_,
                key_ ? std::optional<std::string>(std::string(*key_)) : std::nullopt,

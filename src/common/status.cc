@@ -6,19 +6,32 @@ namespace weir {
 
 std::string_view StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "OK";
-    case StatusCode::kInvalidArgument: return "INVALID_ARGUMENT";
-    case StatusCode::kNotFound: return "NOT_FOUND";
-    case StatusCode::kAlreadyExists: return "ALREADY_EXISTS";
-    case StatusCode::kRefused: return "REFUSED";
-    case StatusCode::kKafka: return "KAFKA";
-    case StatusCode::kTimeout: return "TIMEOUT";
-    case StatusCode::kUnavailable: return "UNAVAILABLE";
-    case StatusCode::kIo: return "IO";
-    case StatusCode::kCorruption: return "CORRUPTION";
-    case StatusCode::kUnsupported: return "UNSUPPORTED";
-    case StatusCode::kCancelled: return "CANCELLED";
-    case StatusCode::kInternal: return "INTERNAL";
+    case StatusCode::kOk:
+      return "OK";
+    case StatusCode::kInvalidArgument:
+      return "INVALID_ARGUMENT";
+    case StatusCode::kNotFound:
+      return "NOT_FOUND";
+    case StatusCode::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case StatusCode::kRefused:
+      return "REFUSED";
+    case StatusCode::kKafka:
+      return "KAFKA";
+    case StatusCode::kTimeout:
+      return "TIMEOUT";
+    case StatusCode::kUnavailable:
+      return "UNAVAILABLE";
+    case StatusCode::kIo:
+      return "IO";
+    case StatusCode::kCorruption:
+      return "CORRUPTION";
+    case StatusCode::kUnsupported:
+      return "UNSUPPORTED";
+    case StatusCode::kCancelled:
+      return "CANCELLED";
+    case StatusCode::kInternal:
+      return "INTERNAL";
   }
   return "UNKNOWN";
 }

@@ -70,6 +70,8 @@ class Consumer {
   // Rebalances are served inside this call. Consumer errors that are not
   // fatal (a broker going away) are logged and retried by librdkafka; a
   // fatal one is returned.
+  // Records returned are zero-copy views of librdkafka messages: destroy
+  // them (or keep Clone()s) before destroying the Consumer.
   Result<std::vector<Record>> Poll(std::chrono::milliseconds timeout, size_t max_records = 500);
 
   // Commits |offsets| (each the *next* offset to consume) synchronously.

@@ -46,7 +46,7 @@ class MockCluster {
 
  private:
   MockCluster() = default;
-  void* rk_ = nullptr;       // host rd_kafka_t*
+  void* rk_ = nullptr;        // host rd_kafka_t*
   void* mcluster_ = nullptr;  // rd_kafka_mock_cluster_t*
   int brokers_ = 0;
 };

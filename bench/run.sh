@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs weir's benchmarks and prints a Markdown report (also written to
+# bench/out/report.md). Same broker, same client settings, same run:
+#   1. `weir produce` vs `kcat -P`: 1,000,000 JSON lines of ~200 bytes
+#      through one librdkafka mock cluster, alternating runs, best and
+#      median msgs/s, and the ratio weir/kcat.
+# Usage: bench/run.sh [--lines N] [--rounds R]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LINES=1000000
+ROUNDS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --lines) LINES=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+scripts/deps.sh
+scripts/build.sh --target weir_cli weir-bench-mock >/dev/null
+BIN=${WEIR_BUILD_DIR:-build}/bin
+OUT=bench/out
+mkdir -p "$OUT"
+DATA="$OUT/plates-$LINES.jsonl"
+[ -s "$DATA" ] || /usr/bin/python3 bench/gen_plate_lines.py "$LINES" > "$DATA"
+BYTES=$(stat -c %s "$DATA")
+
+# Identical client settings for both tools.
+PROPS=(-X linger.ms=5 -X batch.size=1000000 -X batch.num.messages=10000
+       -X compression.type=lz4 -X acks=all -X enable.idempotence=true
+       -X queue.buffering.max.messages=500000 -X queue.buffering.max.kbytes=1048576)
+
+coproc MOCK { exec "$BIN/weir-bench-mock" bench.plates 3; }
+read -r BOOT <&"${MOCK[0]}"
+trap 'exec {MOCK[1]}>&-; wait' EXIT
+
+now_ns() { date +%s%N; }
+run_kcat() {
+  local t0 t1; t0=$(now_ns)
+  kcat -P -q -b "$BOOT" -t bench.plates "${PROPS[@]}" < "$DATA"
+  t1=$(now_ns); echo $(( (t1 - t0) / 1000 ))
+}
+run_weir() {
+  local t0 t1; t0=$(now_ns)
+  "$BIN/weir" -b "$BOOT" "${PROPS[@]}" produce -t bench.plates "$@" < "$DATA" 2>/dev/null
+  t1=$(now_ns); echo $(( (t1 - t0) / 1000 ))
+}
+declare -a K W WJ
+for r in $(seq 1 "$ROUNDS"); do
+  K+=("$(run_kcat)")
+  W+=("$(run_weir)")
+  WJ+=("$(run_weir --format json --key-field camera_id)")
+done
+rate() { awk -v n="$LINES" -v us="$1" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mk=$(median "${K[@]}"); mw=$(median "${W[@]}"); mwj=$(median "${WJ[@]}")
+{
+  echo "### weir produce vs kcat -P ($(date -u +%Y-%m-%d), $(nproc) cores)"
+  echo
+  echo "$LINES JSON lines, $BYTES bytes, one librdkafka $(pkg-config --modversion rdkafka) mock cluster (3 partitions),"
+  echo "settings for both: \`${PROPS[*]}\`; median of $ROUNDS alternating rounds (wall time incl. start-up and final flush)."
+  echo
+  echo "| client | median msgs/s | median MB/s | runs (ms) | ratio vs kcat |"
+  echo "|---|---:|---:|---|---:|"
+  for row in "kcat -P:$mk:${K[*]}" "weir produce (raw):$mw:${W[*]}" "weir produce --format json --key-field camera_id:$mwj:${WJ[*]}"; do
+    IFS=: read -r name med runs <<<"$row"
+    mbs=$(awk -v b="$BYTES" -v us="$med" 'BEGIN { printf "%.1f", b / (us / 1e6) / 1e6 }')
+    ratio=$(awk -v a="$mk" -v b="$med" 'BEGIN { printf "%.2f", a / b }')
+    ms=$(for x in $runs; do printf '%d ' $((x / 1000)); done)
+    echo "| $name | $(rate "$med") | $mbs | $ms| $ratio |"
+  done
+} | tee "$OUT/report.md"

@@ -1,0 +1,33 @@
+#include "cli/cli_common.h"
+
+#include <filesystem>
+
+namespace weir::cli {
+
+Topology LoadTopologyOrDie(const GlobalOptions& g) {
+  if (!g.config_given && !std::filesystem::exists(g.config_path)) {
+    Topology empty;
+    empty.path = "(no weir.yaml)";
+    empty.folder = ".";
+    return empty;
+  }
+  auto topo = LoadTopology(g.config_path);
+  if (!topo.ok()) throw CliError{kExitBadInput, topo.status().message()};
+  return std::move(topo).value();
+}
+
+ops::ClusterConnection ConnectOrDie(const GlobalOptions& g, const Topology& topo,
+                                    bool create_declared_topics) {
+  ops::ConnectOptions opts;
+  opts.bootstrap = g.bootstrap;
+  opts.properties = g.properties;
+  opts.create_declared_topics = create_declared_topics;
+  auto conn = ops::ConnectCluster(topo, opts);
+  if (!conn.ok()) {
+    int code = conn.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitFailed;
+    throw CliError{code, conn.status().ToString()};
+  }
+  return std::move(conn).value();
+}
+
+}  // namespace weir::cli
