@@ -32,6 +32,9 @@ PROPS=(-X linger.ms=5 -X batch.size=1000000 -X batch.num.messages=10000
 
 coproc MOCK { exec "$BIN/weir-bench-mock" bench.plates 3; }
 read -r BOOT <&"${MOCK[0]}"
+if ! [[ $BOOT =~ ^[0-9.]+:[0-9]+(,[0-9.]+:[0-9]+)*$ ]]; then
+  echo "weir-bench-mock printed \"$BOOT\" instead of its bootstrap servers" >&2; exit 1
+fi
 trap 'exec {MOCK[1]}>&-; wait' EXIT
 
 now_ns() { date +%s%N; }
@@ -40,17 +43,33 @@ run_kcat() {
   kcat -P -q -b "$BOOT" -t bench.plates "${PROPS[@]}" < "$DATA"
   t1=$(now_ns); echo $(( (t1 - t0) / 1000 ))
 }
+# Prints the wall time in us; appends weir's delivery latency line
+# ("p50 p95 p99 max" in ms) to the file named by $1. Fails if any record
+# was not delivered.
 run_weir() {
+  local lat=$1; shift
   local t0 t1; t0=$(now_ns)
-  "$BIN/weir" -b "$BOOT" "${PROPS[@]}" produce -t bench.plates "$@" < "$DATA" 2>/dev/null
-  t1=$(now_ns); echo $(( (t1 - t0) / 1000 ))
+  if ! "$BIN/weir" -b "$BOOT" "${PROPS[@]}" produce -t bench.plates "$@" < "$DATA" 2>"$OUT/weir.err"; then
+    cat "$OUT/weir.err" >&2; echo "weir produce failed" >&2; return 1
+  fi
+  t1=$(now_ns)
+  sed -n 's/.*latency p50 \([0-9.]*\) ms, p95 \([0-9.]*\) ms, p99 \([0-9.]*\) ms, max \([0-9.]*\) ms.*/\1 \2 \3 \4/p' \
+    "$OUT/weir.err" >> "$lat"
+  echo $(( (t1 - t0) / 1000 ))
 }
 declare -a K W WJ
+: > "$OUT/lat-raw"; : > "$OUT/lat-json"
 for r in $(seq 1 "$ROUNDS"); do
-  K+=("$(run_kcat)")
-  W+=("$(run_weir)")
-  WJ+=("$(run_weir --format json --key-field camera_id)")
+  K+=("$(run_kcat)") || exit 1
+  W+=("$(run_weir "$OUT/lat-raw")") || exit 1
+  WJ+=("$(run_weir "$OUT/lat-json" --format json --key-field camera_id)") || exit 1
 done
+# Median of each latency column over the rounds.
+lat_medians() {
+  for c in 1 2 3 4; do
+    awk -v c="$c" '{print $c}' "$1" | sort -n | awk '{a[NR]=$1} END {printf "%s ", a[int((NR+1)/2)]}'
+  done
+}
 rate() { awk -v n="$LINES" -v us="$1" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 mk=$(median "${K[@]}"); mw=$(median "${W[@]}"); mwj=$(median "${WJ[@]}")
@@ -60,7 +79,7 @@ mk=$(median "${K[@]}"); mw=$(median "${W[@]}"); mwj=$(median "${WJ[@]}")
   echo "$LINES JSON lines, $BYTES bytes, one librdkafka $(pkg-config --modversion rdkafka) mock cluster (3 partitions),"
   echo "settings for both: \`${PROPS[*]}\`; median of $ROUNDS alternating rounds (wall time incl. start-up and final flush)."
   echo
-  echo "| client | median msgs/s | median MB/s | runs (ms) | ratio vs kcat |"
+  echo "| client | median msgs/s | median MB/s | runs (ms) | msgs/s ratio weir ÷ kcat |"
   echo "|---|---:|---:|---|---:|"
   for row in "kcat -P:$mk:${K[*]}" "weir produce (raw):$mw:${W[*]}" "weir produce --format json --key-field camera_id:$mwj:${WJ[*]}"; do
     IFS=: read -r name med runs <<<"$row"
@@ -69,4 +88,14 @@ mk=$(median "${K[@]}"); mw=$(median "${W[@]}"); mwj=$(median "${WJ[@]}")
     ms=$(for x in $runs; do printf '%d ' $((x / 1000)); done)
     echo "| $name | $(rate "$med") | $mbs | $ms| $ratio |"
   done
+  echo
+  echo "weir's delivery latency (send to broker acknowledgement, per record; median over rounds, ms)."
+  echo "kcat does not measure it."
+  echo
+  echo "| client | p50 | p95 | p99 | max |"
+  echo "|---|---:|---:|---:|---:|"
+  read -r a b c d <<<"$(lat_medians "$OUT/lat-raw")"
+  echo "| weir produce (raw) | $a | $b | $c | $d |"
+  read -r a b c d <<<"$(lat_medians "$OUT/lat-json")"
+  echo "| weir produce --format json --key-field camera_id | $a | $b | $c | $d |"
 } | tee "$OUT/report.md"

@@ -211,8 +211,10 @@ void RegisterConsumeCommand(CLI::App& app, const GlobalOptions& g) {
                 "Start at the earliest offset (with --group: when the group has no commit)");
   cmd->add_option("-o,--offset", o->offset,
                   "Start offset without a group: beginning, end (default) or a number");
-  cmd->add_option("-p,--partition", o->partitions, "Only these partitions (without a group)");
-  cmd->add_option("-n,--count", o->count, "Stop after this many records");
+  cmd->add_option("-p,--partition", o->partitions, "Only these partitions (without a group)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("-n,--count", o->count, "Stop after this many records")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--format", o->format,
                   "raw: the value and a newline; json: one JSON envelope per record (topic, "
                   "partition, offset, timestamp, key, headers, value)")

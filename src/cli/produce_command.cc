@@ -87,6 +87,13 @@ void RunProduce(const GlobalOptions& g, const ProduceOptions& o) {
       "records/s)\n",
       s.lines, o.topic, s.delivered, s.failed, s.refused, secs,
       secs > 0 ? static_cast<double>(s.delivered) / secs : 0.0);
+  if (s.delivered > 0) {
+    auto ms = [](std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1e3; };
+    std::cerr << fmt::format(
+        "weir produce: delivery latency p50 {:.1f} ms, p95 {:.1f} ms, p99 {:.1f} ms, max {:.1f} "
+        "ms\n",
+        ms(s.latency_p50), ms(s.latency_p95), ms(s.latency_p99), ms(s.latency_max));
+  }
   int shown = 0;
   for (const ops::LineFailure& f : s.failures) {
     if (shown++ >= o.show_failures) {
@@ -124,12 +131,14 @@ void RegisterProduceCommand(CLI::App& app, const GlobalOptions& g) {
                   "it defaults to the topic's key in weir.yaml");
   cmd->add_option("-H,--header", o->headers, "Header NAME=VALUE added to every record (repeat)");
   cmd->add_option("-p,--partition", o->partition,
-                  "Partition to produce to (default: by key hash, librdkafka's partitioner)");
+                  "Partition to produce to (default: by key hash, librdkafka's partitioner)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("-f,--file", o->file, "Read from this file instead of stdin")
       ->capture_default_str();
   cmd->add_option("--delimiter", o->delimiter, "Record delimiter: one character, \\n, \\t or \\0")
       ->capture_default_str();
   cmd->add_option("--show-failures", o->show_failures, "How many failed lines to list")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->callback([&g, o] { RunProduce(g, *o); });
 }

@@ -225,7 +225,7 @@ void Producer::Impl::OnDeliveryReport(const rd_kafka_message_t* msg) {
     if (msg->err == RD_KAFKA_RESP_ERR__FATAL && state.fatal()) {
       status = state.FatalStatus().WithContext(context);
     } else {
-      status = internal::ErrorStatus(msg->err, context, rd_kafka_message_errstr(msg));
+      status = internal::ErrorStatus(msg->err, context, rd_kafka_err2str(msg->err));
     }
   }
   if ((u & kTokenBit) != 0) {
@@ -233,7 +233,8 @@ void Producer::Impl::OnDeliveryReport(const rd_kafka_message_t* msg) {
       std::string_view topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "";
       try {
         options.listener->OnDelivery(u & ~kTokenBit, status, topic, Partition(msg->partition),
-                                     Offset(msg->offset));
+                                     Offset(msg->offset),
+                                     std::chrono::microseconds(rd_kafka_message_latency(msg)));
       } catch (const std::exception& e) {
         spdlog::error("delivery listener threw: {}", e.what());
       } catch (...) {
@@ -248,6 +249,7 @@ void Producer::Impl::OnDeliveryReport(const rd_kafka_message_t* msg) {
       report.topic = msg->rkt != nullptr ? rd_kafka_topic_name(msg->rkt) : "";
       report.partition = Partition(msg->partition);
       report.offset = Offset(msg->offset);
+      report.latency = std::chrono::microseconds(rd_kafka_message_latency(msg));
       report.timestamp_ms = rd_kafka_message_timestamp(msg, nullptr);
       ctx->Complete(std::move(report));
     } catch (const std::exception& e) {
@@ -365,6 +367,7 @@ Status Producer::Close(std::chrono::milliseconds timeout) {
   }
   if (d.poll_thread.joinable()) {
     d.stop.store(true, std::memory_order_release);
+    rd_kafka_yield(d.rk.get());  // end the poll thread's current wait now
     d.poll_thread.join();
   }
   rd_kafka_poll(d.rk.get(), 0);  // serve anything queued after the thread stopped

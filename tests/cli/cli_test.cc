@@ -72,6 +72,12 @@ TEST(Cli, BadArgumentsExitTwoAndSayWhat) {
                  "a\n");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("no.such.property"), std::string::npos) << r.err;
+  r = RunCommand(Weir({"-b", "127.0.0.1:1", "consume", "-t", "x", "--count", "-5"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--count"), std::string::npos) << r.err;
+  r = RunCommand(Weir({"-b", "127.0.0.1:1", "produce", "-t", "x", "-p", "-3"}), "a\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--partition"), std::string::npos) << r.err;
 }
 
 TEST(Cli, BadConfigNamesFileAndLine) {

@@ -109,8 +109,11 @@ TEST(ProducerTest, RoundTripIsByteIdentical) {
 class TokenListener : public DeliveryListener {
  public:
   void OnDelivery(uint64_t token, const Status& status, std::string_view topic, Partition partition,
-                  Offset offset) override {
+                  Offset offset, std::chrono::microseconds latency) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (status.ok()) {
+      EXPECT_GE(latency.count(), 0);
+    }
     reports_[token].push_back(status);
     last_topic_ = std::string(topic);
     (void)partition;

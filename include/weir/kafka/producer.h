@@ -50,6 +50,8 @@ struct DeliveryReport {
   Partition partition = kAnyPartition;
   Offset offset = kOffsetInvalid;
   int64_t timestamp_ms = -1;
+  // From Send() to this report (librdkafka's message latency); -1 if unknown.
+  std::chrono::microseconds latency{-1};
 };
 
 using DeliveryCallback = std::function<void(const DeliveryReport&)>;
@@ -60,9 +62,11 @@ class DeliveryListener {
  public:
   virtual ~DeliveryListener() = default;
   // |token| is the value given to SendWithToken(). The report's topic is a
-  // view valid only during the call.
+  // view valid only during the call. |latency| runs from SendWithToken() to
+  // this report (-1 if unknown).
   virtual void OnDelivery(uint64_t token, const Status& status, std::string_view topic,
-                          Partition partition, Offset offset) = 0;
+                          Partition partition, Offset offset,
+                          std::chrono::microseconds latency) = 0;
 };
 
 struct ProducerOptions {

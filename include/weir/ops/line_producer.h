@@ -50,6 +50,12 @@ struct LineProducerSummary {
   uint64_t refused = 0;               // bad input, not produced
   std::vector<LineFailure> failures;  // sorted by line; at most max_failures_kept
   std::chrono::nanoseconds elapsed{0};
+  // Delivery latency of acknowledged records, from hand-off to librdkafka to
+  // the broker's acknowledgement (zero when nothing was delivered).
+  std::chrono::microseconds latency_p50{0};
+  std::chrono::microseconds latency_p95{0};
+  std::chrono::microseconds latency_p99{0};
+  std::chrono::microseconds latency_max{0};
   bool AllDelivered() const { return failed == 0 && refused == 0 && delivered == lines; }
 };
 
