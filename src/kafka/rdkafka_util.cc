@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstring>
 
+#include "common/log.h"
 #include "weir/topology.h"
 
 namespace weir::kafka::internal {
@@ -152,6 +153,7 @@ Result<ConfPtr> BuildConf(const ClientConfig& config) {
 }
 
 Result<RdKafkaPtr> NewClient(rd_kafka_type_t type, ConfPtr conf, const ClientConfig& config) {
+  weir::log::EnsureStderr();  // librdkafka's logs and ours go to stderr, never stdout
   char errstr[512];
   errstr[0] = '\0';
   // rd_kafka_new takes ownership of the conf only on success.
