@@ -85,6 +85,15 @@ class Member : public RebalanceListener {
   int revoked_after_unassign_ = 0;
 };
 
+// librdkafka's mock refuses OffsetCommit while a rebalance is pending (a
+// real broker accepts commits from the current generation until the join
+// completes). Such a refusal must surface as an error; any other is a bug.
+void ExpectOnlyMockRefusals(const std::vector<std::string>& errors) {
+  for (const std::string& e : errors) {
+    EXPECT_NE(e.find("REBALANCE_IN_PROGRESS"), std::string::npos) << e;
+  }
+}
+
 class RebalanceTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
@@ -146,10 +155,12 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
   EXPECT_GE(la.revoked_calls(), 1);
   EXPECT_EQ(la.lost_calls(), 0);
   EXPECT_EQ(la.revoked_after_unassign(), 0);
-  EXPECT_TRUE(la.commit_errors().empty()) << la.commit_errors().front();
-  // Every partition A processed from was committed on revoke.
+  // Every partition A processed from was committed on revoke, unless the
+  // mock refused the commit (see ExpectOnlyMockRefusals): then B re-reads
+  // from the previous commit — redelivery, never a gap.
+  ExpectOnlyMockRefusals(la.commit_errors());
   for (int32_t p : a_owned) {
-    if (la.first(p) >= 0) {
+    if (la.first(p) >= 0 && la.commit_errors().empty()) {
       EXPECT_TRUE(la.committed().count(p)) << "partition " << p;
     }
   }
@@ -177,12 +188,7 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
     EXPECT_EQ(*seen[p].rbegin(), kPerPartition - 1);
   }
   ASSERT_TRUE(b->Close().ok());
-  // The mock refuses commits while a rebalance is pending (a real broker
-  // accepts them from the current generation until the join completes); such
-  // a refusal must surface as an error, and costs redelivery, never a gap.
-  for (const std::string& e : lb.commit_errors()) {
-    EXPECT_NE(e.find("REBALANCE_IN_PROGRESS"), std::string::npos) << e;
-  }
+  ExpectOnlyMockRefusals(lb.commit_errors());
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, RebalanceTest, ::testing::Values("range", "cooperative-sticky"),
