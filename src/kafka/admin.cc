@@ -18,6 +18,12 @@ using internal::TimeoutMs;
 // librdkafka's own timeout (with its precise error) normally fires first.
 constexpr std::chrono::milliseconds kQueueSlack{1000};
 
+// The error a DescribeConfigs/AlterConfigs result carries for one resource.
+Status ResourceStatus(const rd_kafka_ConfigResource_t* resource, std::string_view what) {
+  return ErrorStatus(rd_kafka_ConfigResource_error(resource), what,
+                     rd_kafka_ConfigResource_error_string(resource));
+}
+
 ConfigSource SourceFrom(rd_kafka_ConfigSource_t s) {
   switch (s) {
     case RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG:
@@ -41,11 +47,10 @@ std::vector<ItemResult> TopicResults(const rd_kafka_topic_result_t** results, si
   for (size_t i = 0; i < cnt; ++i) {
     const char* name = rd_kafka_topic_result_name(results[i]);
     rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
-    const char* detail = rd_kafka_topic_result_error_string(results[i]);
     ItemResult item{name != nullptr ? name : "", Status::Ok()};
     if (err) {
       item.status = ErrorStatus(err, fmt::format("{} \"{}\"", what, item.name),
-                                detail != nullptr ? detail : rd_kafka_err2str(err));
+                                rd_kafka_topic_result_error_string(results[i]));
     }
     out.push_back(std::move(item));
   }
@@ -116,10 +121,7 @@ Result<internal::EventPtr> Admin::Impl::Run(
                   rd_kafka_err2name(RD_KAFKA_RESP_ERR__TIMED_OUT));
   }
   rd_kafka_resp_err_t err = rd_kafka_event_error(ev.get());
-  if (err) {
-    const char* detail = rd_kafka_event_error_string(ev.get());
-    return ErrorStatus(err, what, detail != nullptr ? detail : rd_kafka_err2str(err));
-  }
+  if (err) return ErrorStatus(err, what, rd_kafka_event_error_string(ev.get()));
   return ev;
 }
 
@@ -272,11 +274,7 @@ Result<std::map<std::string, ConfigEntry>> Admin::DescribeTopicConfigs(
   const rd_kafka_ConfigResource_t** resources =
       rd_kafka_DescribeConfigs_result_resources(res, &cnt);
   if (cnt == 0) return Status::Internal(what + ": empty result");
-  rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(resources[0]);
-  if (err) {
-    const char* detail = rd_kafka_ConfigResource_error_string(resources[0]);
-    return ErrorStatus(err, what, detail != nullptr ? detail : rd_kafka_err2str(err));
-  }
+  WEIR_RETURN_IF_ERROR(ResourceStatus(resources[0], what));
   size_t n = 0;
   const rd_kafka_ConfigEntry_t** entries = rd_kafka_ConfigResource_configs(resources[0], &n);
   std::map<std::string, ConfigEntry> out;
@@ -336,13 +334,7 @@ Status Admin::AlterTopicConfigs(const std::string& topic,
   if (res == nullptr) return Status::Internal(what + ": unexpected result event");
   size_t cnt = 0;
   const rd_kafka_ConfigResource_t** resources = rd_kafka_AlterConfigs_result_resources(res, &cnt);
-  for (size_t i = 0; i < cnt; ++i) {
-    rd_kafka_resp_err_t err = rd_kafka_ConfigResource_error(resources[i]);
-    if (err) {
-      const char* detail = rd_kafka_ConfigResource_error_string(resources[i]);
-      return ErrorStatus(err, what, detail != nullptr ? detail : rd_kafka_err2str(err));
-    }
-  }
+  for (size_t i = 0; i < cnt; ++i) WEIR_RETURN_IF_ERROR(ResourceStatus(resources[i], what));
   return Status::Ok();
 }
 

@@ -225,7 +225,7 @@ void Producer::Impl::OnDeliveryReport(const rd_kafka_message_t* msg) {
     if (msg->err == RD_KAFKA_RESP_ERR__FATAL && state.fatal()) {
       status = state.FatalStatus().WithContext(context);
     } else {
-      status = internal::ErrorStatus(msg->err, context, rd_kafka_err2str(msg->err));
+      status = internal::ErrorStatus(msg->err, context);
     }
   }
   if ((u & kTokenBit) != 0) {

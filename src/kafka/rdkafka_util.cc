@@ -61,11 +61,14 @@ Status ErrorStatus(rd_kafka_resp_err_t err, std::string_view context, std::strin
   return Status(CodeForError(err), std::move(msg), rd_kafka_err2name(err));
 }
 
+Status ErrorStatus(rd_kafka_resp_err_t err, std::string_view context, const char* detail) {
+  return ErrorStatus(err, context,
+                     std::string_view(detail != nullptr ? detail : rd_kafka_err2str(err)));
+}
+
 Status ErrorStatus(const rd_kafka_error_t* error, std::string_view context) {
   if (error == nullptr) return Status::Ok();
-  rd_kafka_resp_err_t err = rd_kafka_error_code(error);
-  const char* detail = rd_kafka_error_string(error);
-  return ErrorStatus(err, context, detail != nullptr ? detail : rd_kafka_err2str(err));
+  return ErrorStatus(rd_kafka_error_code(error), context, rd_kafka_error_string(error));
 }
 
 Status SetConf(rd_kafka_conf_t* conf, const std::string& name, const std::string& value) {

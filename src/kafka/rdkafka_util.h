@@ -65,6 +65,8 @@ StatusCode CodeForError(rd_kafka_resp_err_t err);
 Status ErrorStatus(rd_kafka_resp_err_t err, std::string_view context);
 // Same, with librdkafka's own error text |detail| instead of err2str.
 Status ErrorStatus(rd_kafka_resp_err_t err, std::string_view context, std::string_view detail);
+// Same, for librdkafka's *_error_string() results: null means "use err2str".
+Status ErrorStatus(rd_kafka_resp_err_t err, std::string_view context, const char* detail);
 // Same, from an rd_kafka_error_t (may be null → Ok()). Does not take ownership.
 Status ErrorStatus(const rd_kafka_error_t* error, std::string_view context);
 
