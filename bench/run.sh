@@ -4,6 +4,7 @@
 #   1. `weir produce` vs `kcat -P`: 1,000,000 JSON lines of ~200 bytes
 #      through one librdkafka mock cluster, alternating runs, best and
 #      median msgs/s, and the ratio weir/kcat.
+#   2. bench/broker.sh: the embedded broker vs the mock cluster and the disk.
 # Usage: bench/run.sh [--lines N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -99,3 +100,7 @@ mk=$(median "${K[@]}"); mw=$(median "${W[@]}"); mwj=$(median "${WJ[@]}")
   read -r a b c d <<<"$(lat_medians "$OUT/lat-json")"
   echo "| weir produce --format json --key-field camera_id | $a | $b | $c | $d |"
 } | tee "$OUT/report.md"
+echo
+# 2. The embedded broker vs the mock cluster and the disk.
+exec {MOCK[1]}>&-; wait; trap - EXIT
+bench/broker.sh

@@ -12,5 +12,6 @@ namespace weir::cli {
 void RegisterTopicsCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterProduceCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterConsumeCommand(CLI::App& app, const GlobalOptions& g);
+void RegisterBrokerCommand(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weir::cli

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   RegisterTopicsCommands(app, g);
   RegisterProduceCommand(app, g);
   RegisterConsumeCommand(app, g);
+  RegisterBrokerCommand(app, g);
 
   try {
     app.parse(argc, argv);

@@ -3,7 +3,49 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdlib>
+#include <filesystem>
+
+#include "weir/kafka/admin.h"
+
 namespace weir::ops {
+namespace {
+
+Status CreateMissingTopics(const Topology& topology, const kafka::ClientConfig& config) {
+  if (topology.topics.empty()) return Status::Ok();
+  auto admin = kafka::Admin::Create(config);
+  if (!admin.ok()) return admin.status();
+  auto md = (*admin)->Metadata(std::chrono::seconds(10));
+  if (!md.ok()) return md.status().WithContext("reading the embedded broker's topics");
+  std::vector<kafka::NewTopic> missing;
+  for (const TopicSpec& t : topology.topics) {
+    if (md->FindTopic(t.name) != nullptr) continue;
+    missing.push_back(kafka::NewTopic{t.name, t.partitions, t.replication, t.DesiredConfigs()});
+  }
+  if (missing.empty()) return Status::Ok();
+  auto results = (*admin)->CreateTopics(missing, std::chrono::seconds(30));
+  if (!results.ok()) return results.status();
+  for (const kafka::ItemResult& r : *results) {
+    if (!r.status.ok() && r.status.code() != StatusCode::kAlreadyExists) {
+      return r.status.WithContext(fmt::format("creating declared topic {}", r.name));
+    }
+    spdlog::info("embedded broker: created declared topic {}", r.name);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EmbeddedDataDir(const Topology& topology) {
+  if (const char* env = std::getenv("WEIR_EMBEDDED_DATA_DIR"); env != nullptr && *env != '\0') {
+    return std::filesystem::path(env).lexically_normal().string();
+  }
+  std::filesystem::path dir = topology.cluster.embedded_data_dir.empty()
+                                  ? std::filesystem::path(".weir/data")
+                                  : std::filesystem::path(topology.cluster.embedded_data_dir);
+  if (dir.is_relative() && !topology.folder.empty()) dir = topology.folder / dir;
+  return dir.lexically_normal().string();
+}
 
 Result<ClusterConnection> ConnectCluster(const Topology& topology, const ConnectOptions& options) {
   ClusterConnection conn;
@@ -13,22 +55,28 @@ Result<ClusterConnection> ConnectCluster(const Topology& topology, const Connect
   }
   if (!conn.config.Get("bootstrap.servers").empty()) return conn;
 
-  // Embedded: until the embedded broker exists, an in-process mock cluster.
-  auto mock = kafka::MockCluster::Start(1);
-  if (!mock.ok()) return mock.status().WithContext("starting the embedded cluster");
-  conn.embedded_mock = std::move(mock).value();
-  conn.config.Set("bootstrap.servers", conn.embedded_mock->bootstrap_servers());
-  spdlog::warn(
-      "embedded cluster: an in-process librdkafka mock cluster at {} (memory only; its data "
-      "ends with this command). Set cluster.bootstrap in weir.yaml or pass --bootstrap to use "
-      "a real cluster.",
-      conn.embedded_mock->bootstrap_servers());
+  conn.embedded = true;
+  broker::BrokerOptions bo;
+  bo.data_dir = EmbeddedDataDir(topology);
+  bo.listen = topology.cluster.embedded_listen;
+  auto running = broker::Broker::Start(bo);
+  if (running.ok()) {
+    conn.embedded_broker = std::move(running).value();
+    conn.config.Set("bootstrap.servers", conn.embedded_broker->bootstrap_servers());
+    spdlog::info("embedded broker: serving {} on {} for the length of this command",
+                 bo.data_dir.string(), conn.embedded_broker->bootstrap_servers());
+  } else if (running.status().code() == StatusCode::kAlreadyExists) {
+    // Another process serves this data folder: use it.
+    auto address = broker::RunningBrokerAddress(bo.data_dir);
+    if (!address.ok()) return address.status();
+    conn.config.Set("bootstrap.servers", *address);
+    spdlog::info("embedded broker: using the broker another process runs on {} at {}",
+                 bo.data_dir.string(), *address);
+  } else {
+    return running.status().WithContext("starting the embedded broker");
+  }
   if (options.create_declared_topics) {
-    for (const TopicSpec& t : topology.topics) {
-      Status s = conn.embedded_mock->CreateTopic(t.name, t.partitions, 1);
-      if (!s.ok())
-        return s.WithContext(fmt::format("creating topic {} on the embedded cluster", t.name));
-    }
+    WEIR_RETURN_IF_ERROR(CreateMissingTopics(topology, conn.config));
   }
   return conn;
 }

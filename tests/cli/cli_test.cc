@@ -3,6 +3,7 @@
 // this test process.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
@@ -93,15 +94,19 @@ TEST(Cli, BadConfigNamesFileAndLine) {
 }
 
 TEST(Cli, TopicsPlanOfEveryExampleOnTheEmbeddedCluster) {
+  testing::TempDir data;
+  const std::map<std::string, std::string> env = {{"WEIR_EMBEDDED_DATA_DIR", data.path()}};
   for (const char* ex : {"alpr", "fleetops", "deeplens", "activity-logs"}) {
     std::string cfg = testing::SourcePath(std::string("examples/") + ex + "/weir.yaml");
-    CommandResult r = RunCommand(Weir({"-c", cfg, "topics", "plan"}));
+    CommandResult r =
+        RunCommand(Weir({"-c", cfg, "topics", "plan"}), {}, std::chrono::seconds(60), env);
     EXPECT_EQ(r.exit_code, 0) << ex << ": " << r.err;
     EXPECT_NE(r.out.find("+ create"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("0 refused"), std::string::npos) << r.out;
   }
   CommandResult r =
-      RunCommand(Weir({"-c", testing::SourcePath("examples/alpr/weir.yaml"), "topics", "plan"}));
+      RunCommand(Weir({"-c", testing::SourcePath("examples/alpr/weir.yaml"), "topics", "plan"}), {},
+                 std::chrono::seconds(60), env);
   for (const char* topic : {"alpr.events.plates", "alpr.events.vehicles", "alpr.metrics",
                             "alpr.dlq", "alpr.plates.detected", "alpr.analytics.camera-counts"}) {
     EXPECT_NE(r.out.find(std::string("+ create  ") + topic + " "), std::string::npos) << topic;
@@ -237,9 +242,11 @@ namespace {
 
 // The README's main job (scripts/run.sh runs this program).
 TEST(MainJob, AlprFlowDeliversAndConsumesEveryEvent) {
+  testing::TempDir data;
   testing::CommandResult r = testing::RunCommand(
       {std::string(WEIR_BINARY_DIR) + "/bin/weir-alpr", "--config",
-       testing::SourcePath("examples/alpr/weir.yaml"), "-n", "60", "--cameras", "3", "-q"});
+       testing::SourcePath("examples/alpr/weir.yaml"), "-n", "60", "--cameras", "3", "-q"},
+      {}, std::chrono::seconds(120), {{"WEIR_EMBEDDED_DATA_DIR", data.path()}});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("produced 60 plate events to alpr.events.plates: 60 delivered, 0 failed"),
             std::string::npos)

@@ -1,0 +1,52 @@
+// broker/request_handler.h — turns one decoded request into its response.
+//
+// Handle() is called by a connection thread for each request frame, in order
+// (Kafka processes a connection's requests one at a time). It may block: a
+// Fetch long-polls, a JoinGroup waits for its rebalance.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "broker/group_coordinator.h"
+#include "broker/topic_manager.h"
+
+namespace weir::broker {
+
+struct HandlerOptions {
+  std::string advertised_host;
+  int32_t port = 0;
+  int32_t node_id = 1;
+  bool auto_create_topics = false;
+};
+
+struct ConnectionInfo {
+  std::string peer;         // "127.0.0.1:54321"
+  std::string client_host;  // "/127.0.0.1", as Kafka reports members' hosts
+};
+
+class RequestHandler {
+ public:
+  RequestHandler(TopicManager& topics, GroupCoordinator& groups, HandlerOptions options);
+
+  enum class Outcome {
+    kRespond,     // *response holds the whole frame body (header + message)
+    kNoResponse,  // Produce with acks=0
+    kClose,       // a protocol error: log it (done) and close the connection
+  };
+  // |frame| is one request without its size prefix. Never throws.
+  Outcome Handle(std::span<const uint8_t> frame, const ConnectionInfo& conn, std::string* response);
+
+  // Releases requests parked in a long poll (shutdown).
+  void Shutdown();
+
+ private:
+  TopicManager& topics_;
+  GroupCoordinator& groups_;
+  const HandlerOptions options_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace weir::broker
