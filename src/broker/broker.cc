@@ -93,6 +93,7 @@ bool WriteFull(int fd, const char* buf, size_t n) {
 }
 
 constexpr const char* kLockFile = "lock";
+constexpr size_t kMaxConnections = 1024;
 constexpr const char* kAddressFile = "broker.addr";
 
 // Takes the data folder's lock: one broker per folder. Returns the locked fd.
@@ -218,6 +219,13 @@ void Broker::Impl::AcceptLoop() {
     std::string host;
     std::string peer = PeerName(addr, &host);
     std::lock_guard lock(conn_mu);
+    if (connections.size() >= kMaxConnections) {
+      // One thread per connection: bound them, like Kafka's max.connections.
+      spdlog::warn("broker: refusing connection from {}: {} connections open (the limit)", peer,
+                   connections.size());
+      ::close(fd);
+      continue;
+    }
     Connection& c = connections.emplace_back();
     c.fd = fd;
     c.thread = std::thread([this, &c, peer, host] { Serve(&c, peer, host); });

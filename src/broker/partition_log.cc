@@ -1001,6 +1001,17 @@ struct PartitionLog::Impl {
       if (h.last_offset() < log_start_offset) continue;
       *offset = std::max(h.base_offset, log_start_offset);
       *timestamp = h.max_timestamp;
+      // Uncompressed batches answer exactly, per record; compressed ones
+      // answer with the batch (the broker never decompresses).
+      std::vector<uint8_t> batch(h.total_size());
+      int64_t exact = -1;
+      int64_t exact_ts = -1;
+      if (h.compression() == 0 && PreadFull(seg.log_fd, batch.data(), batch.size(), pos) &&
+          FindRecordByTimestamp(batch, timestamp_ms, &exact, &exact_ts) &&
+          exact >= log_start_offset) {
+        *offset = exact;
+        *timestamp = exact_ts;
+      }
       return;
     }
   }

@@ -102,10 +102,12 @@ class PartitionLog {
   // > high watermark. |offset| == high watermark returns no bytes.
   ErrorCode Read(int64_t offset, int32_t max_bytes, ReadResult* out) const;
 
-  // The first offset whose batch's max timestamp is >= |timestamp_ms| (via the
-  // time index), with that batch's max timestamp; offset -1 when none.
-  // Batches are never decompressed, so the offset is that batch's base
-  // offset (raised to the log start offset), not the first record's own.
+  // The first batch whose max timestamp is >= |timestamp_ms| (found via the
+  // time index); offset -1 when none. In an uncompressed CreateTime batch
+  // the answer is exact: the first record with timestamp >= |timestamp_ms|
+  // and its timestamp. Compressed batches are never decompressed, so their
+  // answer is the batch's base offset (raised to the log start offset) and
+  // max timestamp: a consumer may re-read up to one batch, never skip.
   void OffsetForTimestamp(int64_t timestamp_ms, int64_t* offset, int64_t* timestamp) const;
 
   // Moves the log start offset to |offset| (-1 = the high watermark), deleting

@@ -116,3 +116,54 @@ void SetLogAppendTime(std::span<uint8_t> batch, int64_t timestamp_ms) {
 }
 
 }  // namespace weir::broker
+
+namespace weir::broker {
+namespace {
+
+// Zig-zag varint within [*p, end); false when malformed or truncated.
+bool ReadVarint(const uint8_t** p, const uint8_t* end, int64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+bool FindRecordByTimestamp(std::span<const uint8_t> batch, int64_t timestamp_ms, int64_t* offset,
+                           int64_t* record_timestamp) {
+  BatchHeader h;
+  if (!ParseBatchHeader(batch, &h) || h.compression() != 0 || h.log_append_time() ||
+      batch.size() < h.total_size()) {
+    return false;
+  }
+  const uint8_t* p = batch.data() + kBatchHeaderSize;
+  const uint8_t* end = batch.data() + h.total_size();
+  for (int32_t i = 0; i < h.record_count && p < end; ++i) {
+    int64_t length = 0;
+    if (!ReadVarint(&p, end, &length) || length <= 0 || length > end - p) return false;
+    const uint8_t* record_end = p + length;
+    const uint8_t* q = p + 1;  // attributes
+    int64_t ts_delta = 0;
+    int64_t offset_delta = 0;
+    if (q > record_end || !ReadVarint(&q, record_end, &ts_delta) ||
+        !ReadVarint(&q, record_end, &offset_delta)) {
+      return false;
+    }
+    if (h.base_timestamp + ts_delta >= timestamp_ms) {
+      *offset = h.base_offset + offset_delta;
+      *record_timestamp = h.base_timestamp + ts_delta;
+      return true;
+    }
+    p = record_end;
+  }
+  return false;
+}
+
+}  // namespace weir::broker

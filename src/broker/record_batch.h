@@ -84,3 +84,14 @@ void SetBaseOffset(std::span<uint8_t> batch, int64_t base_offset);
 void SetLogAppendTime(std::span<uint8_t> batch, int64_t timestamp_ms);
 
 }  // namespace weir::broker
+
+namespace weir::broker {
+
+// For an uncompressed CreateTime batch (whole, as stored), finds the first
+// record whose timestamp is >= |timestamp_ms| by walking the records.
+// Returns false when the batch is compressed, uses LogAppendTime, holds no
+// such record or is malformed; the caller then falls back to the batch.
+bool FindRecordByTimestamp(std::span<const uint8_t> batch, int64_t timestamp_ms, int64_t* offset,
+                           int64_t* record_timestamp);
+
+}  // namespace weir::broker

@@ -72,6 +72,7 @@ class TopicManager {
   ~TopicManager();
 
   const std::string& cluster_id() const { return cluster_id_; }
+  FlushPolicy flush_policy() const { return defaults_.flush; }
 
   std::shared_ptr<const Topic> Find(const std::string& name) const;
   std::vector<std::shared_ptr<const Topic>> List() const;

@@ -569,6 +569,32 @@ TEST(BrokerBadInputTest, HostileFramesCloseOnlyTheirConnection) {
   more.clear();
 }
 
+TEST(BrokerTest, FetchLongPollIsWokenByNewData) {
+  TestBroker tb;
+  tb.CreateTopic("lp", 1);
+  // A Fetch v4 for lp-0 from offset 0 that may wait 30 s for 1 byte.
+  std::string body = Header(1, 4, 9);
+  body += std::string("\xff\xff\xff\xff", 4);  // replica id -1
+  body += std::string("\x00\x00\x75\x30", 4);  // max wait 30000 ms
+  body += std::string("\x00\x00\x00\x01", 4);  // min bytes 1
+  body += std::string("\x00\x10\x00\x00", 4);  // max bytes
+  body += std::string("\x00", 1);              // isolation level
+  body += std::string("\x00\x00\x00\x01\x00\x02", 6) + "lp";
+  body += std::string("\x00\x00\x00\x01", 4);  // one partition
+  body += std::string("\x00\x00\x00\x00", 4);  // partition 0
+  body += std::string(8, '\0');                // fetch offset 0
+  body += std::string("\x00\x10\x00\x00", 4);  // partition max bytes
+  RawClient raw(tb.broker().port());           // its reads give up after 10 s
+  raw.Send(Frame(body));
+  // The fetch is parked (no data). A record arriving must answer it well
+  // before its 30 s wait ends: the read below would time out otherwise.
+  auto producer = MakeProducer(tb.Config());
+  ProduceSpread(*producer, "lp", 1, {"wake-up"});
+  std::string resp = raw.ReadFrame();
+  ASSERT_FALSE(resp.empty()) << "the parked fetch was not woken by the append";
+  EXPECT_NE(resp.find("wake-up"), std::string::npos);
+}
+
 TEST(BrokerBadInputTest, RecordsOverTheTopicLimitAreMessageTooLarge) {
   TestBroker tb;
   tb.CreateTopic("small", 1, {{"max.message.bytes", "2000"}});

@@ -606,17 +606,18 @@ TEST_F(PartitionLogTest, OffsetForTimestamp) {
   for (int i = 0; i < 8; ++i) {
     Spec s;
     s.records = 2;
-    s.timestamp = 1000 * (i + 1);  // batch i: max timestamp 1000 * (i + 1) + 1
+    s.timestamp = 1000 * (i + 1);  // batch i: records at 1000 * (i + 1) and one ms later
     Append(log.get(), Batch(s));
   }
+  // Uncompressed batches are answered per record, exactly.
   log->OffsetForTimestamp(0, &offset, &ts);
   EXPECT_EQ(offset, 0);
-  EXPECT_EQ(ts, 1001);
+  EXPECT_EQ(ts, 1000);
   log->OffsetForTimestamp(1500, &offset, &ts);
   EXPECT_EQ(offset, 2);
-  EXPECT_EQ(ts, 2001);
+  EXPECT_EQ(ts, 2000);
   log->OffsetForTimestamp(6001, &offset, &ts);
-  EXPECT_EQ(offset, 10);
+  EXPECT_EQ(offset, 11) << "the second record of batch 5";
   EXPECT_EQ(ts, 6001);
   log->OffsetForTimestamp(8002, &offset, &ts);
   EXPECT_EQ(offset, -1);
@@ -625,7 +626,20 @@ TEST_F(PartitionLogTest, OffsetForTimestamp) {
   log = OpenLog();
   log->OffsetForTimestamp(4500, &offset, &ts);
   EXPECT_EQ(offset, 8);
-  EXPECT_EQ(ts, 5001);
+  EXPECT_EQ(ts, 5000);
+}
+
+TEST_F(PartitionLogTest, OffsetForTimestampInACompressedBatchIsTheBatch) {
+  auto log = OpenLog();
+  Spec s;
+  s.records = 4;
+  s.timestamp = 1000;  // records at 1000..1003
+  s.attributes = 1;    // marked gzip: the broker must not look inside
+  Append(log.get(), Batch(s));
+  int64_t offset = 0, ts = 0;
+  log->OffsetForTimestamp(1002, &offset, &ts);
+  EXPECT_EQ(offset, 0) << "the batch's base offset: never past the record";
+  EXPECT_EQ(ts, 1003) << "the batch's max timestamp";
 }
 
 TEST_F(PartitionLogTest, FlushAlwaysAppendsDurably) {

@@ -4,11 +4,12 @@
 # then asks kafka-python (offsets_for_times, ListOffsets v1+) and
 # confluent-kafka (offsets_for_times) for several targets. Prints
 #   {"client": C, "target": T-BASE, "offset": O, "timestamp": TS-BASE or null}
-# per query (offset -1: none). Checks only what every Kafka broker promises
-# and weir's embedded one documents (partition_log.h: batches are not
-# decompressed, so inside a batch the answer is the batch's base offset):
-# no record before the answer has a timestamp >= the target, and the answer
-# is at or before the first record that has.
+# per query (offset -1: none). Checks here only what every Kafka broker
+# promises and weir's embedded one documents for compressed batches
+# (partition_log.h: they are not decompressed, so inside one the answer is
+# the batch's base offset): no record before the answer has a timestamp >=
+# the target, and the answer is at or before the first record that has. The
+# test driver checks exactness (uncompressed batches are answered exactly).
 import confluent_kafka
 import kafka
 
