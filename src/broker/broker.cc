@@ -9,11 +9,13 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <list>
 #include <mutex>
@@ -185,6 +187,7 @@ void Broker::Impl::ReapLocked() {
   for (auto it = connections.begin(); it != connections.end();) {
     if (it->done.load()) {
       it->thread.join();
+      ::close(it->fd);
       it = connections.erase(it);
     } else {
       ++it;
@@ -209,8 +212,15 @@ void Broker::Impl::AcceptLoop() {
     socklen_t len = sizeof(addr);
     int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno != EINTR && errno != EAGAIN) {
-        spdlog::warn("broker: accept failed: {}", strerror(errno));
+      int e = errno;
+      if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+        // Out of descriptors: the listener stays readable, so back off
+        // instead of spinning; closing connections frees descriptors.
+        spdlog::warn("broker: accept failed: {}; retrying in 100 ms", strerror(e));
+        std::unique_lock lock(timer_mu);
+        timer_cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping.load(); });
+      } else if (e != EINTR && e != EAGAIN && e != ECONNABORTED) {
+        spdlog::warn("broker: accept failed: {}", strerror(e));
       }
       continue;
     }
@@ -234,9 +244,13 @@ void Broker::Impl::AcceptLoop() {
 
 void Broker::Impl::Serve(Connection* c, std::string peer, std::string host) {
   ConnectionInfo info{peer, "/" + host};
-  std::vector<uint8_t> frame;
+  // The frame buffer is reused across requests and never zero-filled; it
+  // grows as bytes arrive, so a frame that announces 100 MiB and sends
+  // nothing costs nothing.
+  std::unique_ptr<uint8_t[]> frame;
+  size_t capacity = 0;
   std::string response;
-  const size_t kChunk = 1 << 20;
+  constexpr size_t kChunk = 1 << 20;
   while (!stopping.load()) {
     uint8_t size_bytes[4];
     if (!ReadFull(c->fd, size_bytes, 4)) break;
@@ -250,35 +264,34 @@ void Broker::Impl::Serve(Connection* c, std::string peer, std::string host) {
           peer, size, options.max_request_bytes);
       break;
     }
-    // Grow the buffer as bytes arrive, so a frame that announces 100 MiB and
-    // sends nothing costs nothing.
-    frame.clear();
-    size_t want = static_cast<size_t>(size);
+    const auto want = static_cast<size_t>(size);
+    size_t have = 0;
     bool ok = true;
-    while (frame.size() < want) {
-      size_t n = std::min(kChunk, want - frame.size());
-      size_t at = frame.size();
-      frame.resize(at + n);
-      if (!ReadFull(c->fd, frame.data() + at, n)) {
+    while (have < want) {
+      if (capacity < want && have == capacity) {
+        size_t grown = std::min(want, std::max(capacity * 2, kChunk));
+        auto bigger = std::make_unique_for_overwrite<uint8_t[]>(grown);
+        if (have > 0) std::memcpy(bigger.get(), frame.get(), have);
+        frame = std::move(bigger);
+        capacity = grown;
+      }
+      size_t n = std::min(want, capacity) - have;
+      if (!ReadFull(c->fd, frame.get() + have, n)) {
         ok = false;
         break;
       }
+      have += n;
     }
     if (!ok) break;
-    RequestHandler::Outcome outcome = handler->Handle(frame, info, &response);
+    RequestHandler::Outcome outcome =
+        handler->Handle(std::span<uint8_t>(frame.get(), want), info, &response);
     if (outcome == RequestHandler::Outcome::kClose) break;
     if (outcome == RequestHandler::Outcome::kNoResponse) continue;
-    uint8_t prefix[4];
-    auto n = static_cast<uint32_t>(response.size());
-    prefix[0] = static_cast<uint8_t>(n >> 24);
-    prefix[1] = static_cast<uint8_t>(n >> 16);
-    prefix[2] = static_cast<uint8_t>(n >> 8);
-    prefix[3] = static_cast<uint8_t>(n);
-    if (!WriteFull(c->fd, reinterpret_cast<const char*>(prefix), 4) ||
-        !WriteFull(c->fd, response.data(), response.size())) {
-      break;
+    if (!WriteFull(c->fd, response.data(), response.size())) break;
+    if (capacity > 16 * kChunk) {  // do not keep a huge buffer for an idle client
+      frame.reset();
+      capacity = 0;
     }
-    if (frame.capacity() > 4 * kChunk) frame.shrink_to_fit();
   }
   ::shutdown(c->fd, SHUT_RDWR);
   c->done.store(true);
@@ -324,10 +337,13 @@ void Broker::Impl::StopAll() {
   }
   connections.clear();
   if (topics) topics->Close();
-  std::error_code ec;
-  std::filesystem::remove(options.data_dir / kAddressFile, ec);
-  if (lock_fd >= 0) ::close(lock_fd);  // releases the flock
-  lock_fd = -1;
+  if (lock_fd >= 0) {
+    // Only the broker that holds the folder's lock owns its address file.
+    std::error_code ec;
+    std::filesystem::remove(options.data_dir / kAddressFile, ec);
+    ::close(lock_fd);  // releases the flock
+    lock_fd = -1;
+  }
   spdlog::info("broker: stopped");
 }
 
@@ -347,6 +363,13 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerOptions options) {
     return Status::InvalidArgument("message.max.bytes and socket.request.max.bytes must be > 0");
   }
 
+  // Every segment keeps descriptors open and every connection has one:
+  // lift the soft limit to the hard one (1024 is a common default).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   auto lock_fd = LockDataDir(options.data_dir);
   if (!lock_fd.ok()) return lock_fd.status();
   impl->lock_fd = *lock_fd;

@@ -129,7 +129,7 @@ struct ProduceRequest {
   int32_t timeout_ms = 0;
   struct Partition {
     int32_t index = 0;
-    std::optional<std::string> records;
+    BytesView records;  // into the request frame
   };
   struct Topic {
     std::string name;
@@ -146,7 +146,7 @@ struct ProduceRequest {
       io.String(t.name);
       io.Array(t.partitions, [&](Partition& p) {
         io.Int32(p.index);
-        io.NullableBytes(p.records);
+        io.NullableBytesView(p.records);
       });
     });
   }

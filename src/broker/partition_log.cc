@@ -537,11 +537,16 @@ struct PartitionLog::Impl {
     struct stat st;
     if (::fstat(seg->log_fd, &st) != 0) return IoError("cannot stat", seg->log_path);
     bool matches = false;
+    // The header walk feeds producer state; if the segment turns out to need
+    // a full check, start that state over so that batches a truncation
+    // drops leave nothing behind.
+    ProducerMap producers_before = producers;
     std::string reason =
         WalkSegment(seg, false, st.st_size, &stored_index, &stored_time_index, &matches);
     if (!reason.empty() || !matches) {
       spdlog::info("{}: index files do not match the segment ({}); rebuilding",
                    seg->log_path.string(), reason.empty() ? "index mismatch" : reason);
+      producers = std::move(producers_before);
       return RecoverSegment(seg);
     }
     // Keep what is on disk: index_interval_bytes may have changed since.
@@ -994,9 +999,14 @@ struct PartitionLog::Impl {
         from = IndexPosition(seg, seg.base_offset + std::prev(it)->relative_offset);
       }
       BatchHeader h;
+      // Batches wholly below the log start offset (DeleteRecords) are not
+      // answers, but later batches of the same segment may be.
       int64_t pos = ScanHeaders(
           seg, from,
-          [timestamp_ms](const BatchHeader& b) { return b.max_timestamp >= timestamp_ms; }, &h);
+          [timestamp_ms, start = log_start_offset](const BatchHeader& b) {
+            return b.last_offset() >= start && b.max_timestamp >= timestamp_ms;
+          },
+          &h);
       if (pos < 0) continue;
       if (h.last_offset() < log_start_offset) continue;
       *offset = std::max(h.base_offset, log_start_offset);

@@ -10,6 +10,72 @@
 namespace weir::broker {
 namespace {
 
+// Zig-zag varint within [*p, end); false when malformed or truncated.
+bool ReadVarint(const uint8_t** p, const uint8_t* end, int64_t* out) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    v |= static_cast<uint64_t>(b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// Checks the records of an uncompressed batch against the Kafka record
+// format: every length within bounds, offset deltas 0, 1, 2, ... and exactly
+// record_count records filling the batch. A batch that passes can be read
+// by every consumer; one that does not would break them all.
+std::string CheckRecords(std::span<const uint8_t> batch, int32_t record_count) {
+  const uint8_t* p = batch.data() + kBatchHeaderSize;
+  const uint8_t* end = batch.data() + batch.size();
+  for (int32_t i = 0; i < record_count; ++i) {
+    int64_t length = 0;
+    if (!ReadVarint(&p, end, &length) || length < 3 || length > end - p) {
+      return fmt::format("record {}: length {} does not fit the batch", i, length);
+    }
+    const uint8_t* rend = p + length;
+    const uint8_t* q = p + 1;  // attributes
+    int64_t ts_delta = 0, offset_delta = 0, key_len = 0, value_len = 0, headers = 0;
+    if (!ReadVarint(&q, rend, &ts_delta) || !ReadVarint(&q, rend, &offset_delta)) {
+      return fmt::format("record {}: truncated timestamp or offset delta", i);
+    }
+    if (offset_delta != i) {
+      return fmt::format("record {}: offset delta {} (expected {})", i, offset_delta, i);
+    }
+    if (!ReadVarint(&q, rend, &key_len) || key_len < -1 || key_len > rend - q) {
+      return fmt::format("record {}: key length {} does not fit the record", i, key_len);
+    }
+    if (key_len > 0) q += key_len;
+    if (!ReadVarint(&q, rend, &value_len) || value_len < -1 || value_len > rend - q) {
+      return fmt::format("record {}: value length {} does not fit the record", i, value_len);
+    }
+    if (value_len > 0) q += value_len;
+    if (!ReadVarint(&q, rend, &headers) || headers < 0 || headers > rend - q) {
+      return fmt::format("record {}: header count {} does not fit the record", i, headers);
+    }
+    for (int64_t k = 0; k < headers; ++k) {
+      int64_t name_len = 0, header_len = 0;
+      if (!ReadVarint(&q, rend, &name_len) || name_len < 0 || name_len > rend - q) {
+        return fmt::format("record {}: header {} name does not fit the record", i, k);
+      }
+      q += name_len;
+      if (!ReadVarint(&q, rend, &header_len) || header_len < -1 || header_len > rend - q) {
+        return fmt::format("record {}: header {} value does not fit the record", i, k);
+      }
+      if (header_len > 0) q += header_len;
+    }
+    if (q != rend) {
+      return fmt::format("record {}: {} bytes left over after its fields", i, rend - q);
+    }
+    p = rend;
+  }
+  if (p != end) return fmt::format("{} bytes after the last of {} records", end - p, record_count);
+  return {};
+}
+
 uint64_t LoadBig(const uint8_t* p, int n) {
   uint64_t v = 0;
   for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
@@ -94,6 +160,15 @@ BatchCheck CheckBatch(std::span<const uint8_t> batch) {
     return {ErrorCode::kUnsupportedVersion,
             "transactional and control record batches are not supported"};
   }
+  if (h.compression() > 4) {
+    return {ErrorCode::kCorruptMessage,
+            fmt::format("compression codec {} is not one of none, gzip, snappy, lz4, zstd",
+                        h.compression())};
+  }
+  if (h.compression() == 0) {
+    std::string why = CheckRecords(batch, h.record_count);
+    if (!why.empty()) return {ErrorCode::kCorruptMessage, "malformed record batch: " + why};
+  }
   return {};
 }
 
@@ -118,23 +193,6 @@ void SetLogAppendTime(std::span<uint8_t> batch, int64_t timestamp_ms) {
 }  // namespace weir::broker
 
 namespace weir::broker {
-namespace {
-
-// Zig-zag varint within [*p, end); false when malformed or truncated.
-bool ReadVarint(const uint8_t** p, const uint8_t* end, int64_t* out) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
-    uint8_t b = *(*p)++;
-    v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *out = static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 bool FindRecordByTimestamp(std::span<const uint8_t> batch, int64_t timestamp_ms, int64_t* offset,
                            int64_t* record_timestamp) {

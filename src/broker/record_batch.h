@@ -63,7 +63,9 @@ struct BatchCheck {
 
 // Checks one whole batch: magic 2, length consistent with |bytes|, CRC-32C,
 // record count >= 1 and last_offset_delta == record_count - 1, no
-// transactional or control bits (transactions are not supported). Errors:
+// transactional or control bits (transactions are not supported), a known
+// compression codec (0-4), and for uncompressed batches every record's
+// framing (lengths within bounds, offset deltas 0, 1, 2, ...). Errors:
 // kCorruptMessage (CRC, truncation, bad lengths), kUnsupportedForMessageFormat
 // (magic 0/1), kInvalidRecord (inconsistent counts), kUnsupportedVersion
 // (transactional batches).

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <system_error>
@@ -19,6 +20,9 @@ using Clock = std::chrono::steady_clock;
 // The longest a Fetch may park, whatever the client asks (clients send 100 ms
 // to a few seconds).
 constexpr int32_t kMaxFetchWaitMs = 30'000;
+// Threads that append (and fdatasync) one produce request's partitions side
+// by side when every append is flushed.
+constexpr size_t kFlushThreads = 4;
 
 class Context {
  public:
@@ -80,20 +84,22 @@ class Context {
       task.out->error_code = Code(AppendOne(*task.topic, *task.partition, task.out));
     };
     if (tasks.size() > 1 && topics_.flush_policy() == FlushPolicy::kAlways) {
-      // Each append ends with an fdatasync of its own segment: run them side
-      // by side so that a request's flushes overlap instead of queueing.
+      // Each append ends with an fdatasync of its own segment: a few threads
+      // take the partitions in turn so that the flushes overlap instead of
+      // queueing. Bounded, whatever the request lists.
+      std::atomic<size_t> next{0};
+      auto worker = [&] {
+        for (size_t i = next++; i < tasks.size(); i = next++) run(tasks[i]);
+      };
       std::vector<std::thread> threads;
-      size_t inline_from = tasks.size();
-      for (size_t i = 1; i < tasks.size(); ++i) {
+      for (size_t i = 1; i < std::min(tasks.size(), kFlushThreads); ++i) {
         try {
-          threads.emplace_back(run, tasks[i]);
-        } catch (const std::system_error&) {  // no thread: do the rest here
-          inline_from = i;
+          threads.emplace_back(worker);
+        } catch (const std::system_error&) {  // fewer helpers; this thread works too
           break;
         }
       }
-      run(tasks[0]);
-      for (size_t i = inline_from; i < tasks.size(); ++i) run(tasks[i]);
+      worker();
       for (std::thread& th : threads) th.join();
     } else {
       for (const Task& task : tasks) run(task);
@@ -114,14 +120,16 @@ class Context {
                    p.index);
       return ErrorCode::kUnknownTopicOrPartition;
     }
-    if (!p.records || p.records->empty()) {
+    if (p.records.null || p.records.size == 0) {
       spdlog::warn("broker: {}: produce to {}-{} without records", client(), topic, p.index);
       return ErrorCode::kCorruptMessage;
     }
     AppendResult result;
     std::string why;
     auto bytes =
-        std::span<uint8_t>(reinterpret_cast<uint8_t*>(p.records->data()), p.records->size());
+        // The frame is the connection's own mutable buffer (see Handle()); the
+        // log rewrites base offsets in place before writing.
+        std::span<uint8_t>(const_cast<uint8_t*>(p.records.data), p.records.size);
     ErrorCode err = log->Append(bytes, &result, &why);
     if (err != ErrorCode::kNone) {
       spdlog::warn("broker: {}: produce to {}-{} refused: {}: {}", client(), topic, p.index,
@@ -143,16 +151,18 @@ class Context {
     for (;;) {
       uint64_t seen = topics_.append_sequence();
       resp = FetchResponse{};
-      int64_t bytes = FetchOnce(req, &resp);
-      if (bytes >= std::max(req.min_bytes, 1) || Clock::now() >= deadline) break;
-      if (resp.error_code != 0) break;
+      bool partition_error = false;
+      int64_t bytes = FetchOnce(req, &resp, &partition_error);
+      // As Kafka: answer at once with enough bytes, with any partition
+      // error, or when the client asked for no minimum.
+      if (bytes >= req.min_bytes || partition_error || Clock::now() >= deadline) break;
       topics_.WaitForAppend(seen, deadline);
       if (stopping_ != nullptr && stopping_->load()) break;
     }
     EncodeMessage(resp, version(), w);
   }
 
-  int64_t FetchOnce(const FetchRequest& req, FetchResponse* resp) {
+  int64_t FetchOnce(const FetchRequest& req, FetchResponse* resp, bool* partition_error) {
     int64_t budget = req.max_bytes > 0 ? req.max_bytes : INT32_MAX;
     int64_t total = 0;
     for (const auto& t : req.topics) {
@@ -166,6 +176,7 @@ class Context {
         if (!log) {
           rp.error_code = Code(ErrorCode::kUnknownTopicOrPartition);
           rp.records.emplace();
+          *partition_error = true;
           continue;
         }
         ReadResult read;
@@ -179,6 +190,7 @@ class Context {
           read.log_start_offset = log->log_start_offset();
         }
         rp.error_code = Code(err);
+        if (err != ErrorCode::kNone) *partition_error = true;
         rp.high_watermark = err == ErrorCode::kNone ? read.high_watermark : log->high_watermark();
         rp.last_stable_offset = rp.high_watermark;
         rp.log_start_offset =
@@ -639,8 +651,8 @@ void RequestHandler::Shutdown() {
   topics_.Wake();
 }
 
-RequestHandler::Outcome RequestHandler::Handle(std::span<const uint8_t> frame,
-                                               const ConnectionInfo& conn, std::string* response) {
+RequestHandler::Outcome RequestHandler::Handle(std::span<uint8_t> frame, const ConnectionInfo& conn,
+                                               std::string* response) {
   Reader r(frame);
   RequestHeader header;
   try {
@@ -652,8 +664,15 @@ RequestHandler::Outcome RequestHandler::Handle(std::span<const uint8_t> frame,
     spdlog::warn("broker: {}: closing: request header unreadable: {}", conn.peer, e.what());
     return Outcome::kClose;
   }
+  // The size prefix is patched in at the end, so the response goes out in
+  // one send.
   Writer w;
+  w.Int32(0);
   w.Int32(header.correlation_id);
+  auto finish = [&w, response] {
+    w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
+    *response = std::move(w.buffer());
+  };
 
   const ApiRange* api = FindApi(header.api_key);
   auto key = static_cast<ApiKey>(header.api_key);
@@ -673,7 +692,7 @@ RequestHandler::Outcome RequestHandler::Handle(std::span<const uint8_t> frame,
         resp.api_keys.push_back({static_cast<int16_t>(a.key), a.min_version, a.max_version});
       }
       EncodeMessage(resp, 0, w);
-      *response = std::move(w.buffer());
+      finish();
       return Outcome::kRespond;
     }
     spdlog::warn("broker: {}: closing: {} v{} is not supported (supported: v{}-v{})", conn.peer,
@@ -760,7 +779,7 @@ RequestHandler::Outcome RequestHandler::Handle(std::span<const uint8_t> frame,
                   header.api_version, e.what());
     return Outcome::kClose;
   }
-  *response = std::move(w.buffer());
+  finish();
   return Outcome::kRespond;
 }
 

@@ -36,8 +36,11 @@ class RequestHandler {
     kNoResponse,  // Produce with acks=0
     kClose,       // a protocol error: log it (done) and close the connection
   };
-  // |frame| is one request without its size prefix. Never throws.
-  Outcome Handle(std::span<const uint8_t> frame, const ConnectionInfo& conn, std::string* response);
+  // |frame| is one request without its size prefix; it is modified in place
+  // (Produce batches get their offsets there before they are written). On
+  // kRespond, *response holds the whole response frame, size prefix
+  // included. Never throws.
+  Outcome Handle(std::span<uint8_t> frame, const ConnectionInfo& conn, std::string* response);
 
   // Releases requests parked in a long poll (shutdown).
   void Shutdown();

@@ -258,7 +258,7 @@ Result<std::unique_ptr<TopicManager>> TopicManager::Open(fs::path data_dir, Topi
   // Folders left by a delete that a crash interrupted.
   for (const auto& entry : fs::directory_iterator(data_dir / "topics", ec)) {
     std::string dir = entry.path().filename().string();
-    if (dir.size() > 7 && dir.ends_with(".delete")) {
+    if (dir.ends_with(".delete")) {
       fs::remove_all(entry.path(), ec);
       spdlog::info("broker: removed {} left by an interrupted topic delete", entry.path().string());
     }
@@ -358,6 +358,7 @@ AdminResult TopicManager::CreateTopic(const std::string& name, int32_t partition
 
 AdminResult TopicManager::DeleteTopic(const std::string& name) {
   std::shared_ptr<Topic> topic;
+  std::vector<fs::path> doomed;
   {
     std::unique_lock lock(mu_);
     auto it = topics_.find(name);
@@ -371,17 +372,25 @@ AdminResult TopicManager::DeleteTopic(const std::string& name) {
       topics_[name] = topic;
       return {ErrorCode::kUnknownServerError, s.ToString()};
     }
+    // The metadata no longer names the topic. Its folders are renamed away
+    // under the lock, so that a topic of the same name created right after
+    // starts in empty folders that nothing else will remove. A crash between
+    // the metadata and the renames leaves folders that Open() ignores and a
+    // later create of the name replaces.
+    for (size_t p = 0; p < topic->partitions.size(); ++p) {
+      topic->partitions[p]->Close();
+      fs::path dir = PartitionDir(name, static_cast<int32_t>(p));
+      fs::path away = dir;
+      away += fmt::format(".{}.delete", delete_counter_++);
+      std::error_code ec;
+      fs::rename(dir, away, ec);
+      doomed.push_back(ec ? dir : away);
+    }
   }
-  // The metadata no longer names the topic; its folders go next. A crash in
-  // between leaves ".delete" folders that Open() removes.
-  for (size_t p = 0; p < topic->partitions.size(); ++p) {
-    topic->partitions[p]->Close();
-    fs::path dir = PartitionDir(name, static_cast<int32_t>(p));
-    fs::path doomed = dir;
-    doomed += ".delete";
+  for (const fs::path& dir : doomed) {
     std::error_code ec;
-    fs::rename(dir, doomed, ec);
-    fs::remove_all(ec ? dir : doomed, ec);
+    fs::remove_all(dir, ec);
+    if (ec) spdlog::warn("broker: cannot remove {}: {}", dir.string(), ec.message());
   }
   spdlog::info("broker: deleted topic {}", name);
   return {};
@@ -420,9 +429,16 @@ AdminResult TopicManager::CreatePartitions(const std::string& name, int32_t coun
     }
     grown->partitions.push_back(std::shared_ptr<PartitionLog>(std::move(log).value()));
   }
+  std::shared_ptr<Topic> old = it->second;
   it->second = grown;
   Status s = SaveMetaLocked();
-  if (!s.ok()) return {ErrorCode::kUnknownServerError, s.ToString()};
+  if (!s.ok()) {
+    it->second = old;  // the new partitions were never acknowledged
+    for (size_t p = old->partitions.size(); p < grown->partitions.size(); ++p) {
+      grown->partitions[p]->Close();
+    }
+    return {ErrorCode::kUnknownServerError, s.ToString()};
+  }
   spdlog::info("broker: topic {} grew from {} to {} partitions", name, current, count);
   return {};
 }
@@ -509,9 +525,14 @@ std::vector<ConfigValue> TopicManager::BrokerConfigs() const {
 Result<int64_t> TopicManager::NextProducerId() {
   std::unique_lock lock(mu_);
   if (next_producer_id_ >= producer_id_limit_) {
+    // Persist the new block before handing out any id from it.
+    int64_t old_limit = producer_id_limit_;
     producer_id_limit_ = next_producer_id_ + kProducerIdBlock;
     Status s = SaveMetaLocked();
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      producer_id_limit_ = old_limit;
+      return s;
+    }
   }
   return next_producer_id_++;
 }

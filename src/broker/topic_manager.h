@@ -130,6 +130,7 @@ class TopicManager {
   std::map<std::string, std::shared_ptr<Topic>> topics_;  // GUARDED_BY(mu_)
   int64_t next_producer_id_ = 1000;                       // GUARDED_BY(mu_)
   int64_t producer_id_limit_ = 0;                         // GUARDED_BY(mu_): persisted block end
+  uint64_t delete_counter_ = 0;  // GUARDED_BY(mu_): unique names for folders being deleted
 
   std::atomic<uint64_t> append_sequence_{0};
   std::mutex wait_mu_;

@@ -12,6 +12,8 @@
 // run.
 #pragma once
 
+#include <algorithm>
+#include <climits>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -25,6 +27,17 @@ namespace weir::broker {
 class DecodeError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// Nullable bytes decoded in place: a view into the request frame, which
+// must outlive it (the broker keeps the frame until the response is built).
+// Produce records travel this way, so a batch is never copied before it is
+// written to its segment.
+struct BytesView {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  bool null = true;
+  std::span<const uint8_t> span() const { return {data, size}; }
 };
 
 class Reader {
@@ -76,6 +89,15 @@ class Reader {
     if (n == -1) return std::nullopt;
     if (n < 0) throw DecodeError("negative bytes length");
     return Take(static_cast<size_t>(n), "bytes");
+  }
+  BytesView NullableBytesView() {
+    int32_t n = Int32();
+    if (n == -1) return {};
+    if (n < 0) throw DecodeError("negative bytes length");
+    Need(static_cast<size_t>(n), "bytes");
+    BytesView v{data_.data() + pos_, static_cast<size_t>(n), false};
+    pos_ += static_cast<size_t>(n);
+    return v;
   }
   // An array length: -1 (null) or a count that the remaining bytes could hold
   // (every element takes at least one byte), so a hostile count cannot make
@@ -137,9 +159,12 @@ class Writer {
   void Varint(int64_t v) {
     UnsignedVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
   }
+  // The protocol's strings are at most 32767 bytes: longer ones (an error
+  // message echoing a huge value) are cut there, never wrapped.
   void String(const std::string& s) {
-    Int16(static_cast<int16_t>(s.size()));
-    out_ += s;
+    size_t n = std::min<size_t>(s.size(), INT16_MAX);
+    Int16(static_cast<int16_t>(n));
+    out_.append(s, 0, n);
   }
   void NullableString(const std::optional<std::string>& s) {
     if (!s) return Int16(-1);
@@ -152,6 +177,11 @@ class Writer {
   void NullableBytes(const std::optional<std::string>& b) {
     if (!b) return Int32(-1);
     Bytes(*b);
+  }
+  void NullableBytesView(const BytesView& b) {
+    if (b.null) return Int32(-1);
+    Int32(static_cast<int32_t>(b.size));
+    out_.append(reinterpret_cast<const char*>(b.data), b.size);
   }
   void ArrayLength(int32_t n) { Int32(n); }
   void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
@@ -195,13 +225,15 @@ class Decoder {
   void NullableString(std::optional<std::string>& v) { v = r_.NullableString(); }
   void Bytes(std::string& v) { v = r_.Bytes(); }
   void NullableBytes(std::optional<std::string>& v) { v = r_.NullableBytes(); }
+  void NullableBytesView(BytesView& v) { v = r_.NullableBytesView(); }
+  // Elements are added as they decode, never pre-sized from the count: a
+  // hostile count then costs memory in proportion to the bytes actually
+  // sent, not to sizeof(T) times the count.
   template <typename T, typename F>
   void Array(std::vector<T>& v, F&& each) {
     int32_t n = r_.ArrayLength();
     v.clear();
-    if (n <= 0) return;
-    v.resize(static_cast<size_t>(n));
-    for (T& e : v) each(e);
+    Fill(v, n, each);
   }
   template <typename T, typename F>
   void NullableArray(std::optional<std::vector<T>>& v, F&& each) {
@@ -210,8 +242,8 @@ class Decoder {
       v.reset();
       return;
     }
-    v.emplace(static_cast<size_t>(n));
-    for (T& e : *v) each(e);
+    v.emplace();
+    Fill(*v, n, each);
   }
   // int32 arrays appear often enough to deserve a shorthand.
   void Int32Array(std::vector<int32_t>& v) {
@@ -222,6 +254,11 @@ class Decoder {
   }
 
  private:
+  template <typename T, typename F>
+  void Fill(std::vector<T>& v, int32_t n, F& each) {
+    v.reserve(static_cast<size_t>(std::min(n, 64)));
+    for (int32_t i = 0; i < n; ++i) each(v.emplace_back());
+  }
   Reader& r_;
 };
 
@@ -238,6 +275,7 @@ class Encoder {
   void NullableString(const std::optional<std::string>& v) { w_.NullableString(v); }
   void Bytes(const std::string& v) { w_.Bytes(v); }
   void NullableBytes(const std::optional<std::string>& v) { w_.NullableBytes(v); }
+  void NullableBytesView(const BytesView& v) { w_.NullableBytesView(v); }
   template <typename T, typename F>
   void Array(std::vector<T>& v, F&& each) {
     w_.ArrayLength(static_cast<int32_t>(v.size()));

@@ -2,6 +2,7 @@
 // every version it advertises, plus hostile-input checks.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <map>
 #include <string>
 #include <tuple>
@@ -26,6 +27,10 @@ class Filler {
   void NullableString(std::optional<std::string>& v) { v = "n" + std::to_string(next_++); }
   void Bytes(std::string& v) { v = std::string("\0b\xff", 3) + std::to_string(next_++); }
   void NullableBytes(std::optional<std::string>& v) { v = "nb" + std::to_string(next_++); }
+  void NullableBytesView(BytesView& v) {
+    const std::string& s = storage_.emplace_back("nv" + std::to_string(next_++));
+    v = {reinterpret_cast<const uint8_t*>(s.data()), s.size(), false};
+  }
   template <typename T, typename F>
   void Array(std::vector<T>& v, F&& each) {
     v.resize(2);
@@ -45,6 +50,7 @@ class Filler {
 
  private:
   int32_t next_ = 0;
+  std::deque<std::string> storage_;  // backs the BytesViews it hands out
 };
 
 template <typename M>
@@ -139,7 +145,9 @@ TEST(ProtocolCodec, ProduceV3RequestLayout) {
   ProduceRequest m;
   m.acks = -1;
   m.timeout_ms = 30000;
-  m.topics.push_back({"t", {{2, std::string("XY")}}});
+  const std::string records = "XY";
+  m.topics.push_back(
+      {"t", {{2, BytesView{reinterpret_cast<const uint8_t*>(records.data()), 2, false}}}});
   Writer w;
   EncodeMessage(m, 3, w);
   // null transactional id, acks -1, timeout 30000, 1 topic "t", 1 partition 2, 2 bytes "XY"

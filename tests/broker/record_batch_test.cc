@@ -188,6 +188,32 @@ TEST(RecordBatchTest, AcceptsCompressedPayloadWithoutDecompressing) {
   EXPECT_EQ(h.compression(), 1);
 }
 
+TEST(RecordBatchTest, RejectsMalformedRecordsInUncompressedBatches) {
+  // A correct CRC over records that do not parse: stored, they would break
+  // every consumer of the partition.
+  BatchOptions o;
+  o.records = 2;
+  o.raw_payload = std::string("\x7f\x00\x00\x00 garbage", 12);
+  BatchCheck c = CheckBatch(BuildBatch(o));
+  EXPECT_EQ(c.error, ErrorCode::kCorruptMessage);
+  EXPECT_NE(c.message.find("record 0"), std::string::npos) << c.message;
+  // A record whose offset delta is not its position.
+  o.raw_payload = std::string("\x0e\x00\x00\x02\x01\x02x\x00", 8);  // len 7, delta 1
+  o.records = 1;
+  c = CheckBatch(BuildBatch(o));
+  EXPECT_EQ(c.error, ErrorCode::kCorruptMessage);
+  EXPECT_NE(c.message.find("offset delta"), std::string::npos) << c.message;
+}
+
+TEST(RecordBatchTest, RejectsUnknownCompressionCodecs) {
+  BatchOptions o;
+  o.attributes = 5;
+  o.raw_payload = "opaque";
+  BatchCheck c = CheckBatch(BuildBatch(o));
+  EXPECT_EQ(c.error, ErrorCode::kCorruptMessage);
+  EXPECT_NE(c.message.find("codec 5"), std::string::npos) << c.message;
+}
+
 TEST(RecordBatchTest, RejectsBadCrc) {
   auto batch = BuildBatch({});
   batch.back() ^= 0x01;
