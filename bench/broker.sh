@@ -56,7 +56,7 @@ run_target() {  # $1 label, $2 bootstrap
   R[$label.small]=$("$BIN/weir-bench-rdkafka" produce "$boot" bench.small "$SMALL" 200 "${PROPS[@]}")
   R[$label.large]=$("$BIN/weir-bench-rdkafka" produce "$boot" bench.large "$LARGE" 16384 "${PROPS[@]}")
   "$BIN/weir-bench-rdkafka" produce "$boot" bench.consume "$CONSUME" 200 "${PROPS[@]}" partitions=3 >/dev/null
-  R[$label.consume]=$("$BIN/weir-bench-rdkafka" consume "$boot" bench.consume "$CONSUME" 3 fetch.wait.max.ms=100)
+  R[$label.consume]=$("$BIN/weir-bench-rdkafka" consume "$boot" bench.consume "$CONSUME" 3 fetch.wait.max.ms=100 passes=10)
 }
 
 start_mock bench.small,bench.large,bench.consume; BOOT_MOCK=$BOOT
@@ -74,7 +74,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
   echo
   echo "Client: bare librdkafka $(pkg-config --modversion rdkafka) loop (bench/rdkafka_loop.cc), same settings"
   echo "for every target: \`${PROPS[*]}\`. 3 partitions. Produce latency = rd_kafka_producev() to delivery report."
-  echo "Small: $SMALL records of 200 B. Large: $LARGE records of 16 KiB. Consume: $CONSUME records of 200 B (3 partitions, round robin) from the beginning, timed from the first record."
+  echo "Small: $SMALL records of 200 B. Large: $LARGE records of 16 KiB. Consume: $CONSUME records of 200 B (3 partitions, round robin) from the beginning, read 10 times over, timed from the first record."
   echo
   echo "| target | small msgs/s | p50 ms | p95 ms | p99 ms | large MB/s | large p99 ms | consume msgs/s |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"

@@ -8,7 +8,9 @@
 // (latency from rd_kafka_produce() to the delivery report, produce only).
 // produce spreads records round-robin over partitions when given the extra
 // argument partitions=N (not a librdkafka property). consume times from the
-// first record received to the last, so connection set-up is not counted.
+// first record received to the last, so connection set-up is not counted;
+// passes=N reads the partitions N times over (re-assigned from the
+// beginning), for a measurement long enough to be stable.
 // Exits 1 if any message fails.
 #include <librdkafka/rdkafka.h>
 
@@ -136,6 +138,15 @@ int Consume(int argc, char** argv) {
   const char* topic = argv[3];
   long n = std::atol(argv[4]);
   int partitions = std::atoi(argv[5]);
+  long passes = 1;  // passes=N: read the partitions N times from the beginning
+  for (int i = 6; i < argc; ++i) {
+    if (std::strncmp(argv[i], "passes=", 7) == 0) {
+      passes = std::max(1L, std::atol(argv[i] + 7));
+      argv[i] = argv[argc - 1];
+      --argc;
+      break;
+    }
+  }
   rd_kafka_conf_t* conf = MakeConf(argv[2], argc, argv, 6);
   char err[512];
   rd_kafka_conf_set(conf, "group.id", "weir-bench", err, sizeof err);
@@ -146,17 +157,25 @@ int Consume(int argc, char** argv) {
     return 2;
   }
   rd_kafka_poll_set_consumer(rk);
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
-  for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-  }
-  rd_kafka_assign(rk, list);
-  rd_kafka_topic_partition_list_destroy(list);
+  auto assign_from_beginning = [&] {
+    rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(partitions);
+    for (int p = 0; p < partitions; ++p) {
+      rd_kafka_topic_partition_list_add(list, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    }
+    rd_kafka_assign(rk, list);
+    rd_kafka_topic_partition_list_destroy(list);
+  };
+  assign_from_beginning();
+  const long total = n * passes;
   long got = 0;
   double bytes = 0;
   auto t0 = Clock::now();
   auto deadline = t0 + std::chrono::minutes(2);
-  while (got < n && Clock::now() < deadline) {
+  while (got < total && Clock::now() < deadline) {
+    if (got > 0 && got % n == 0 && got < total) {
+      rd_kafka_assign(rk, nullptr);
+      assign_from_beginning();
+    }
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 100);
     if (m == nullptr) continue;
     if (!m->err) {
@@ -171,8 +190,8 @@ int Consume(int argc, char** argv) {
   double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   rd_kafka_consumer_close(rk);
   rd_kafka_destroy(rk);
-  if (got < n) {
-    std::fprintf(stderr, "consumed %ld of %ld\n", got, n);
+  if (got < total) {
+    std::fprintf(stderr, "consumed %ld of %ld\n", got, total);
     return 1;
   }
   // From the first record to the last: got - 1 intervals.

@@ -60,18 +60,28 @@ Result<ClusterConnection> ConnectCluster(const Topology& topology, const Connect
   bo.data_dir = EmbeddedDataDir(topology);
   bo.listen = topology.cluster.embedded_listen;
   auto running = broker::Broker::Start(bo);
-  if (running.ok()) {
+  std::string address;
+  if (!running.ok() && running.status().code() == StatusCode::kAlreadyExists) {
+    // Another process serves this data folder: use it. If it stopped in the
+    // meantime, start our own.
+    auto other = broker::RunningBrokerAddress(bo.data_dir);
+    if (other.ok()) {
+      address = *other;
+    } else if (other.status().code() == StatusCode::kNotFound) {
+      running = broker::Broker::Start(bo);
+    } else {
+      return other.status();
+    }
+  }
+  if (!address.empty()) {
+    conn.config.Set("bootstrap.servers", address);
+    spdlog::info("embedded broker: using the broker another process runs on {} at {}",
+                 bo.data_dir.string(), address);
+  } else if (running.ok()) {
     conn.embedded_broker = std::move(running).value();
     conn.config.Set("bootstrap.servers", conn.embedded_broker->bootstrap_servers());
     spdlog::info("embedded broker: serving {} on {} for the length of this command",
                  bo.data_dir.string(), conn.embedded_broker->bootstrap_servers());
-  } else if (running.status().code() == StatusCode::kAlreadyExists) {
-    // Another process serves this data folder: use it.
-    auto address = broker::RunningBrokerAddress(bo.data_dir);
-    if (!address.ok()) return address.status();
-    conn.config.Set("bootstrap.servers", *address);
-    spdlog::info("embedded broker: using the broker another process runs on {} at {}",
-                 bo.data_dir.string(), *address);
   } else {
     return running.status().WithContext("starting the embedded broker");
   }
