@@ -13,12 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <list>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 #include "broker/clock.h"
@@ -96,6 +99,9 @@ bool WriteFull(int fd, const char* buf, size_t n) {
 
 constexpr const char* kLockFile = "lock";
 constexpr size_t kMaxConnections = 1024;
+// Responses a connection may have waiting for their flush (fsync mode)
+// before it stops reading requests.
+constexpr size_t kMaxPendingResponses = 16;
 constexpr const char* kAddressFile = "broker.addr";
 
 // Takes the data folder's lock: one broker per folder. Returns the locked fd.
@@ -175,8 +181,22 @@ struct Broker::Impl {
   std::mutex conn_mu;
   std::list<Connection> connections;  // GUARDED_BY(conn_mu)
 
+  struct PendingResponse {
+    std::string response;
+    std::vector<std::shared_ptr<PartitionLog>> sync_first;
+  };
+  struct GroupCommit {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<PendingResponse> queue;  // GUARDED_BY(mu)
+    bool closing = false;               // GUARDED_BY(mu)
+    bool failed = false;                // GUARDED_BY(mu)
+  };
+
   void AcceptLoop();
   void Serve(Connection* c, std::string peer, std::string host);
+  void Respond(int fd, const std::string& peer, GroupCommit* group);
+  static Status SyncAll(const std::vector<PartitionLog*>& logs);
   void TimerLoop();
   void ReapLocked();
   void StopAll();
@@ -250,7 +270,18 @@ void Broker::Impl::Serve(Connection* c, std::string peer, std::string host) {
   std::unique_ptr<uint8_t[]> frame;
   size_t capacity = 0;
   std::string response;
+  std::vector<std::shared_ptr<PartitionLog>> sync_first;
   constexpr size_t kChunk = 1 << 20;
+  // With fsync, acknowledgements wait for fdatasync: a responder thread
+  // flushes and answers while this one reads the next requests, and one
+  // flush covers every request that queued meanwhile (group commit).
+  // Responses keep their order.
+  const bool group_commit = options.fsync;
+  GroupCommit group;
+  std::thread responder;
+  if (group_commit) {
+    responder = std::thread([this, c, &peer, &group] { Respond(c->fd, peer, &group); });
+  }
   while (!stopping.load()) {
     uint8_t size_bytes[4];
     if (!ReadFull(c->fd, size_bytes, 4)) break;
@@ -283,18 +314,100 @@ void Broker::Impl::Serve(Connection* c, std::string peer, std::string host) {
       have += n;
     }
     if (!ok) break;
+    sync_first.clear();
     RequestHandler::Outcome outcome =
-        handler->Handle(std::span<uint8_t>(frame.get(), want), info, &response);
+        handler->Handle(std::span<uint8_t>(frame.get(), want), info, &response, &sync_first);
     if (outcome == RequestHandler::Outcome::kClose) break;
     if (outcome == RequestHandler::Outcome::kNoResponse) continue;
-    if (!WriteFull(c->fd, response.data(), response.size())) break;
+    if (group_commit) {
+      std::unique_lock lock(group.mu);
+      group.cv.wait(lock,
+                    [&] { return group.failed || group.queue.size() < kMaxPendingResponses; });
+      if (group.failed) break;
+      group.queue.push_back({std::move(response), std::move(sync_first)});
+      group.cv.notify_all();
+    } else if (!WriteFull(c->fd, response.data(), response.size())) {
+      break;
+    }
     if (capacity > 16 * kChunk) {  // do not keep a huge buffer for an idle client
       frame.reset();
       capacity = 0;
     }
   }
+  if (group_commit) {
+    {
+      std::lock_guard lock(group.mu);
+      group.closing = true;
+      group.cv.notify_all();
+    }
+    responder.join();
+  }
   ::shutdown(c->fd, SHUT_RDWR);
   c->done.store(true);
+}
+
+void Broker::Impl::Respond(int fd, const std::string& peer, GroupCommit* group) {
+  std::unique_lock lock(group->mu);
+  for (;;) {
+    group->cv.wait(lock, [&] { return group->closing || !group->queue.empty(); });
+    if (group->queue.empty()) return;  // closing, and nothing left to answer
+    // Everything that queued up while the last flush ran shares this one.
+    std::deque<PendingResponse> batch;
+    batch.swap(group->queue);
+    group->cv.notify_all();
+    lock.unlock();
+    std::vector<PartitionLog*> logs;
+    for (const PendingResponse& p : batch) {
+      for (const auto& log : p.sync_first) {
+        if (std::find(logs.begin(), logs.end(), log.get()) == logs.end()) {
+          logs.push_back(log.get());
+        }
+      }
+    }
+    Status synced = SyncAll(logs);
+    bool ok = synced.ok();
+    if (!ok) {
+      // The appends are written but not durable: never acknowledge them.
+      // Closing tells the client the outcome is unknown; its retry is
+      // de-duplicated by the idempotent-producer state.
+      spdlog::error("broker: {}: closing: cannot make appends durable: {}", peer,
+                    synced.ToString());
+    }
+    for (size_t i = 0; ok && i < batch.size(); ++i) {
+      ok = WriteFull(fd, batch[i].response.data(), batch[i].response.size());
+    }
+    lock.lock();
+    if (!ok) {
+      group->failed = true;
+      group->queue.clear();
+      group->cv.notify_all();
+      ::shutdown(fd, SHUT_RDWR);
+      return;
+    }
+  }
+}
+
+Status Broker::Impl::SyncAll(const std::vector<PartitionLog*>& logs) {
+  // fdatasync()s of different files overlap in the device: run a few at once.
+  std::vector<Status> results(logs.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < logs.size(); i = next++) results[i] = logs[i]->SyncData();
+  };
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < std::min<size_t>(logs.size(), 4); ++i) {
+    try {
+      threads.emplace_back(worker);
+    } catch (const std::system_error&) {  // fewer helpers; this thread works too
+      break;
+    }
+  }
+  worker();
+  for (std::thread& t : threads) t.join();
+  for (const Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 void Broker::Impl::TimerLoop() {

@@ -781,7 +781,8 @@ struct PartitionLog::Impl {
 
   // --- Operations ----------------------------------------------------------
 
-  ErrorCode Append(std::span<uint8_t> batches, AppendResult* out, std::string* error) {
+  ErrorCode Append(std::span<uint8_t> batches, AppendResult* out, std::string* error,
+                   bool defer_sync) {
     std::unique_lock lock(mu);
     if (closed) {
       *error = fmt::format("{}: log is closed", dir.string());
@@ -862,7 +863,7 @@ struct PartitionLog::Impl {
         return ErrorCode::kUnknownServerError;
       }
     }
-    if (config.flush == FlushPolicy::kAlways && !out->duplicate) {
+    if (config.flush == FlushPolicy::kAlways && !out->duplicate && !defer_sync) {
       if (::fdatasync(active().log_fd) != 0) {
         Status s = IoError("cannot sync", active().log_path);
         spdlog::error("{}", s.ToString());
@@ -1085,6 +1086,29 @@ struct PartitionLog::Impl {
     return SyncSegment(active());
   }
 
+  // fdatasync()s the active segment's data without holding the lock during
+  // the flush, so appends and reads go on meanwhile. A segment rolled since
+  // the append being made durable was synced when it was sealed.
+  Status SyncData() {
+    int fd = -1;
+    fs::path path;
+    {
+      std::shared_lock lock(mu);
+      if (closed) return Status::Unavailable(fmt::format("{}: log is closed", dir.string()));
+      fd = ::dup(active().log_fd);
+      path = active().log_path;
+    }
+    if (fd < 0) return IoError("cannot dup", path);
+    int rc = ::fdatasync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) {
+      errno = err;
+      return IoError("cannot sync", path);
+    }
+    return Status::Ok();
+  }
+
   void Close() {
     std::unique_lock lock(mu);
     if (closed) return;
@@ -1117,9 +1141,9 @@ Result<std::unique_ptr<PartitionLog>> PartitionLog::Open(std::filesystem::path d
 }
 
 ErrorCode PartitionLog::Append(std::span<uint8_t> batches, AppendResult* out,
-                               std::string* error_message) {
+                               std::string* error_message, bool defer_sync) {
   try {
-    return impl_->Append(batches, out, error_message);
+    return impl_->Append(batches, out, error_message, defer_sync);
   } catch (const std::exception& e) {
     *error_message = e.what();
     return ErrorCode::kUnknownServerError;
@@ -1192,6 +1216,14 @@ int64_t PartitionLog::size_bytes() const {
 size_t PartitionLog::segment_count() const {
   std::shared_lock lock(impl_->mu);
   return impl_->segments.size();
+}
+
+Status PartitionLog::SyncData() {
+  try {
+    return impl_->SyncData();
+  } catch (const std::exception& e) {
+    return Status::Internal(fmt::format("sync: {}", e.what()));
+  }
 }
 
 Status PartitionLog::Flush() {

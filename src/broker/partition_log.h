@@ -94,7 +94,16 @@ class PartitionLog {
   // Nothing is written unless every batch passes. |batches| is modified in
   // place (base offsets). Rolls a new segment first when the active one would
   // exceed segment_bytes or is older than segment_ms.
-  ErrorCode Append(std::span<uint8_t> batches, AppendResult* out, std::string* error_message);
+  // With FlushPolicy::kAlways the append is fdatasync'd before it returns,
+  // unless |defer_sync|: then the caller must call SyncData() before it
+  // acknowledges the append (the broker does, once for all the appends of
+  // the requests waiting on a connection: a group commit).
+  ErrorCode Append(std::span<uint8_t> batches, AppendResult* out, std::string* error_message,
+                   bool defer_sync = false);
+
+  // fdatasync()s the data of every append made so far, without blocking
+  // appends and reads meanwhile.
+  Status SyncData();
 
   // Reads whole batches starting with the batch that contains |offset|, up to
   // |max_bytes| — but always at least one whole batch when one exists at

@@ -7,8 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <system_error>
-#include <thread>
 
 #include "broker/messages.h"
 
@@ -20,9 +18,6 @@ using Clock = std::chrono::steady_clock;
 // The longest a Fetch may park, whatever the client asks (clients send 100 ms
 // to a few seconds).
 constexpr int32_t kMaxFetchWaitMs = 30'000;
-// Threads that append (and fdatasync) one produce request's partitions side
-// by side when every append is flushed.
-constexpr size_t kFlushThreads = 4;
 
 class Context {
  public:
@@ -55,65 +50,30 @@ class Context {
     } else if (req.acks != 0 && req.acks != 1 && req.acks != -1) {
       request_error = ErrorCode::kInvalidRequiredAcks;
     }
-    // Size the response first: the appends below fill it in place, possibly
-    // from several threads.
-    struct Task {
-      const std::string* topic;
-      ProduceRequest::Partition* partition;
-      ProduceResponse::Partition* out;
-    };
-    std::vector<Task> tasks;
+    const bool defer_sync = topics_.flush_policy() == FlushPolicy::kAlways;
+    bool appended = false;
     for (auto& t : req.topics) {
       auto& rt = resp.topics.emplace_back();
       rt.name = t.name;
-      rt.partitions.resize(t.partitions.size());
-    }
-    for (size_t ti = 0; ti < req.topics.size(); ++ti) {
-      auto& t = req.topics[ti];
-      for (size_t pi = 0; pi < t.partitions.size(); ++pi) {
-        auto& rp = resp.topics[ti].partitions[pi];
-        rp.index = t.partitions[pi].index;
-        if (request_error != ErrorCode::kNone) {
-          rp.error_code = Code(request_error);
-        } else {
-          tasks.push_back({&t.name, &t.partitions[pi], &rp});
-        }
+      for (auto& p : t.partitions) {
+        auto& rp = rt.partitions.emplace_back();
+        rp.index = p.index;
+        ErrorCode err = request_error;
+        if (err == ErrorCode::kNone) err = AppendOne(t.name, p, &rp, defer_sync);
+        appended |= err == ErrorCode::kNone;
+        rp.error_code = Code(err);
       }
     }
-    auto run = [this](const Task& task) {
-      task.out->error_code = Code(AppendOne(*task.topic, *task.partition, task.out));
-    };
-    if (tasks.size() > 1 && topics_.flush_policy() == FlushPolicy::kAlways) {
-      // Each append ends with an fdatasync of its own segment: a few threads
-      // take the partitions in turn so that the flushes overlap instead of
-      // queueing. Bounded, whatever the request lists.
-      std::atomic<size_t> next{0};
-      auto worker = [&] {
-        for (size_t i = next++; i < tasks.size(); i = next++) run(tasks[i]);
-      };
-      std::vector<std::thread> threads;
-      for (size_t i = 1; i < std::min(tasks.size(), kFlushThreads); ++i) {
-        try {
-          threads.emplace_back(worker);
-        } catch (const std::system_error&) {  // fewer helpers; this thread works too
-          break;
-        }
-      }
-      worker();
-      for (std::thread& th : threads) th.join();
-    } else {
-      for (const Task& task : tasks) run(task);
-    }
-    bool appended = false;
-    for (const Task& task : tasks) appended |= task.out->error_code == 0;
     if (appended) topics_.NotifyAppend();
     if (req.acks == 0) return false;
     EncodeMessage(resp, version(), w);
     return true;
   }
 
+  // With |defer_sync| (every append flushed), the log joins sync_first_:
+  // the connection fdatasyncs it before sending the acknowledgement.
   ErrorCode AppendOne(const std::string& topic, ProduceRequest::Partition& p,
-                      ProduceResponse::Partition* out) {
+                      ProduceResponse::Partition* out, bool defer_sync) {
     auto log = topics_.Partition(topic, p.index);
     if (!log) {
       spdlog::warn("broker: {}: produce to unknown topic-partition {}-{}", client(), topic,
@@ -130,13 +90,14 @@ class Context {
         // The frame is the connection's own mutable buffer (see Handle()); the
         // log rewrites base offsets in place before writing.
         std::span<uint8_t>(const_cast<uint8_t*>(p.records.data), p.records.size);
-    ErrorCode err = log->Append(bytes, &result, &why);
+    ErrorCode err = log->Append(bytes, &result, &why, defer_sync);
     if (err != ErrorCode::kNone) {
       spdlog::warn("broker: {}: produce to {}-{} refused: {}: {}", client(), topic, p.index,
                    ErrorName(err), why);
       out->log_start_offset = log->log_start_offset();
       return err;
     }
+    if (defer_sync) sync_first_->push_back(log);
     out->base_offset = result.base_offset;
     out->log_append_time_ms = result.log_append_time;
     out->log_start_offset = result.log_start_offset;
@@ -631,6 +592,7 @@ class Context {
   }
 
   const std::atomic<bool>* stopping_ = nullptr;
+  std::vector<std::shared_ptr<PartitionLog>>* sync_first_ = nullptr;
 
  private:
   TopicManager& topics_;
@@ -651,8 +613,9 @@ void RequestHandler::Shutdown() {
   topics_.Wake();
 }
 
-RequestHandler::Outcome RequestHandler::Handle(std::span<uint8_t> frame, const ConnectionInfo& conn,
-                                               std::string* response) {
+RequestHandler::Outcome RequestHandler::Handle(
+    std::span<uint8_t> frame, const ConnectionInfo& conn, std::string* response,
+    std::vector<std::shared_ptr<PartitionLog>>* sync_first) {
   Reader r(frame);
   RequestHeader header;
   try {
@@ -703,6 +666,7 @@ RequestHandler::Outcome RequestHandler::Handle(std::span<uint8_t> frame, const C
     header.client_id = r.NullableString();
     Context ctx(topics_, groups_, options_, conn, header);
     ctx.stopping_ = &stopping_;
+    ctx.sync_first_ = sync_first;
     bool respond = true;
     switch (key) {
       case ApiKey::kApiVersions:

@@ -7,8 +7,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "broker/group_coordinator.h"
 #include "broker/topic_manager.h"
@@ -40,7 +42,11 @@ class RequestHandler {
   // (Produce batches get their offsets there before they are written). On
   // kRespond, *response holds the whole response frame, size prefix
   // included. Never throws.
-  Outcome Handle(std::span<uint8_t> frame, const ConnectionInfo& conn, std::string* response);
+  // With FlushPolicy::kAlways, Produce appends without flushing and lists
+  // the logs in *sync_first: the caller must SyncData() each of them before
+  // it sends the response (and must not send it if one fails).
+  Outcome Handle(std::span<uint8_t> frame, const ConnectionInfo& conn, std::string* response,
+                 std::vector<std::shared_ptr<PartitionLog>>* sync_first);
 
   // Releases requests parked in a long poll (shutdown).
   void Shutdown();
