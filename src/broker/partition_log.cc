@@ -163,6 +163,14 @@ struct Segment {
       *fd = -1;
     }
   }
+  // A sealed segment's indexes live in memory; only its .log stays open
+  // (for reads), so descriptors grow with segments, not three times that.
+  void CloseIndexFiles() {
+    for (int* fd : {&index_fd, &time_index_fd}) {
+      if (*fd >= 0) ::close(*fd);
+      *fd = -1;
+    }
+  }
 };
 
 // What one batch added to a segment's indexes (to be written to the files).
@@ -593,7 +601,9 @@ struct PartitionLog::Impl {
       auto seg = std::make_unique<Segment>();
       seg->base_offset = bases[i];
       seg->next_offset = bases[i];
-      Status s = LoadSegment(seg.get(), i + 1 == bases.size());
+      const bool is_last = i + 1 == bases.size();
+      Status s = LoadSegment(seg.get(), is_last);
+      if (s.ok() && !is_last) seg->CloseIndexFiles();
       segments.push_back(std::move(seg));
       WEIR_RETURN_IF_ERROR(s);
     }
@@ -672,13 +682,19 @@ struct PartitionLog::Impl {
       seg->time_index.push_back({seg->max_timestamp, seg->last_batch_relative});
       WEIR_RETURN_IF_ERROR(WriteLastTimeIndexEntry(*seg));
     }
-    return SyncSegment(*seg);
+    WEIR_RETURN_IF_ERROR(SyncSegment(*seg));
+    seg->CloseIndexFiles();
+    return Status::Ok();
   }
 
   Status SyncSegment(const Segment& seg) {
     if (::fdatasync(seg.log_fd) != 0) return IoError("cannot sync", seg.log_path);
-    if (::fdatasync(seg.index_fd) != 0) return IoError("cannot sync", seg.index_path);
-    if (::fdatasync(seg.time_index_fd) != 0) return IoError("cannot sync", seg.time_index_path);
+    if (seg.index_fd >= 0 && ::fdatasync(seg.index_fd) != 0) {
+      return IoError("cannot sync", seg.index_path);
+    }
+    if (seg.time_index_fd >= 0 && ::fdatasync(seg.time_index_fd) != 0) {
+      return IoError("cannot sync", seg.time_index_path);
+    }
     return Status::Ok();
   }
 

@@ -416,6 +416,25 @@ TEST_F(PartitionLogTest, RetentionByBytesDeletesOldestSegments) {
   EXPECT_EQ(ReadAll(*log, 3).size(), 2u);
 }
 
+// Sealed segments keep only their .log open: descriptors grow by one per
+// segment, not three (the broker may hold thousands of segments).
+TEST_F(PartitionLogTest, SealedSegmentsKeepOneDescriptor) {
+  auto count_fds = [] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+    return n;
+  };
+  config_.segment_bytes = static_cast<int64_t>(Batch(1).size());
+  const size_t before = count_fds();
+  auto log = OpenLog();
+  for (int i = 0; i < 40; ++i) Append(log.get(), Batch(1));
+  ASSERT_GE(log->segment_count(), 40u);
+  EXPECT_LE(count_fds() - before, log->segment_count() + 2);
+  log.reset();
+  log = OpenLog();  // and after recovery
+  EXPECT_LE(count_fds() - before, log->segment_count() + 2);
+}
+
 TEST_F(PartitionLogTest, RollsByAgeOnAppendAndRetention) {
   config_.segment_ms = 1000;
   auto log = OpenLog();
