@@ -2,13 +2,19 @@
 // The leaver commits in OnRevoked while it still owns its partitions, and
 // the stayer takes over from those commits: every offset is processed at
 // least once. Run with the eager (range) and cooperative (cooperative-sticky)
-// protocols.
+// protocols, against librdkafka's mock cluster and against weir's embedded
+// broker — where the checks are strict: a real coordinator accepts the
+// leaver's revoke-time commit, so the stayer resumes exactly there.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 #include <set>
+#include <tuple>
 
+#include "broker/broker_test_util.h"
 #include "kafka/kafka_test_util.h"
+#include "weir/kafka/admin.h"
 #include "weir/kafka/consumer.h"
 
 namespace weir::kafka {
@@ -22,7 +28,10 @@ class Member : public RebalanceListener {
   void set_consumer(Consumer* c) { consumer_ = c; }
 
   void OnAssigned(const std::vector<TopicPartition>& partitions) override {
-    for (const TopicPartition& tp : partitions) owned_.insert(tp.partition.value());
+    for (const TopicPartition& tp : partitions) {
+      owned_.insert(tp.partition.value());
+      first_.erase(tp.partition.value());  // first() counts from the latest assignment
+    }
     ++assigned_calls_;
   }
 
@@ -35,7 +44,15 @@ class Member : public RebalanceListener {
     for (const TopicPartition& tp : partitions) {
       bool still_assigned = false;
       for (const TopicPartition& a : *assignment) still_assigned |= (a == tp);
-      if (!still_assigned) ++revoked_after_unassign_;
+      if (!still_assigned) {
+        ++revoked_after_unassign_;
+        std::string held;
+        for (const TopicPartition& a : *assignment)
+          held += std::to_string(a.partition.value()) + " ";
+        revoke_notes_.push_back("revoked " + std::to_string(tp.partition.value()) +
+                                " while assigned: [" + held + "], call " +
+                                std::to_string(revoked_calls_) + ", lost " + std::to_string(lost));
+      }
       owned_.erase(tp.partition.value());
       auto it = next_.find(tp.partition.value());
       if (it != next_.end()) commits.push_back({tp.topic, tp.partition, Offset(it->second), {}});
@@ -59,7 +76,8 @@ class Member : public RebalanceListener {
   }
 
   const std::set<int32_t>& owned() const { return owned_; }
-  // The first offset this member processed on |partition|, or -1.
+  // The first offset this member processed on |partition| since it was last
+  // assigned it, or -1.
   int64_t first(int32_t partition) const {
     auto it = first_.find(partition);
     return it == first_.end() ? -1 : it->second;
@@ -68,6 +86,11 @@ class Member : public RebalanceListener {
   int revoked_calls() const { return revoked_calls_; }
   int lost_calls() const { return lost_calls_; }
   int revoked_after_unassign() const { return revoked_after_unassign_; }
+  std::string revoke_notes() const {
+    std::string out;
+    for (const std::string& n : revoke_notes_) out += n + "; ";
+    return out;
+  }
   const std::map<int32_t, int64_t>& committed() const { return committed_; }
   const std::vector<std::string>& commit_errors() const { return commit_errors_; }
 
@@ -78,6 +101,7 @@ class Member : public RebalanceListener {
   std::map<int32_t, int64_t> first_;
   std::map<int32_t, int64_t> committed_;
   std::vector<std::string> commit_errors_;
+  std::vector<std::string> revoke_notes_;
   int processed_ = 0;
   int assigned_calls_ = 0;
   int revoked_calls_ = 0;
@@ -94,19 +118,43 @@ void ExpectOnlyMockRefusals(const std::vector<std::string>& errors) {
   }
 }
 
-class RebalanceTest : public ::testing::TestWithParam<std::string> {};
+// (assignment strategy, "mock" or "embedded")
+class RebalanceTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
-  const std::string strategy = GetParam();
+  const std::string strategy = std::get<0>(GetParam());
+  const bool embedded = std::get<1>(GetParam()) == "embedded";
   const std::string topic = "rb-" + std::string(strategy == "range" ? "eager" : "coop");
   const std::string group = "g-" + topic;
   constexpr int kPartitions = 4;
   constexpr int kPerPartition = 300;
 
-  auto mc = StartCluster(1);
-  ASSERT_TRUE(mc);
-  ASSERT_TRUE(mc->CreateTopic(topic, kPartitions).ok());
-  auto producer = MakeProducer(BaseConfig(*mc));
+  std::unique_ptr<MockCluster> mc;
+  std::unique_ptr<broker::testing::TestBroker> tb;
+  ClientConfig base;
+  ClientConfig cfg;
+  if (embedded) {
+    tb = std::make_unique<broker::testing::TestBroker>();
+    tb->CreateTopic(topic, kPartitions);
+    base = tb->Config();
+    cfg = tb->ConsumerConfig();
+  } else {
+    mc = StartCluster(1);
+    ASSERT_TRUE(mc);
+    ASSERT_TRUE(mc->CreateTopic(topic, kPartitions).ok());
+    base = BaseConfig(*mc);
+    cfg = ConsumerConfig(*mc);
+  }
+  // A refused commit is only acceptable where the mock's quirk explains it.
+  auto expect_refusals = [embedded](const std::vector<std::string>& errors) {
+    if (embedded) {
+      EXPECT_TRUE(errors.empty()) << errors.size() << " commit(s) refused, first: "
+                                  << (errors.empty() ? "" : errors[0]);
+    } else {
+      ExpectOnlyMockRefusals(errors);
+    }
+  };
+  auto producer = MakeProducer(base);
   for (int p = 0; p < kPartitions; ++p) {
     std::vector<std::string> values;
     for (int i = 0; i < kPerPartition; ++i)
@@ -114,7 +162,6 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
     ProduceAll(*producer, topic, Partition(p), values);
   }
 
-  ClientConfig cfg = ConsumerConfig(*mc);
   cfg.Set("partition.assignment.strategy", strategy);
   Member la, lb;
   auto a = MakeConsumer(cfg, ConsumerOptions{group, &la});
@@ -154,11 +201,18 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
   ASSERT_TRUE(a->Close().ok());
   EXPECT_GE(la.revoked_calls(), 1);
   EXPECT_EQ(la.lost_calls(), 0);
-  EXPECT_EQ(la.revoked_after_unassign(), 0);
+  // Eager: the listener sees the partitions still assigned. Cooperative:
+  // librdkafka 2.0.2 may already report an empty assignment inside the
+  // revoke callback that consumer_close() triggers (seen on the embedded
+  // broker when the closing member is the leader); the generation is still
+  // valid, so the commit made there succeeds — checked below.
+  if (strategy == "range") {
+    EXPECT_EQ(la.revoked_after_unassign(), 0) << la.revoke_notes();
+  }
   // Every partition A processed from was committed on revoke, unless the
   // mock refused the commit (see ExpectOnlyMockRefusals): then B re-reads
   // from the previous commit — redelivery, never a gap.
-  ExpectOnlyMockRefusals(la.commit_errors());
+  expect_refusals(la.commit_errors());
   for (int32_t p : a_owned) {
     if (la.first(p) >= 0 && la.commit_errors().empty()) {
       EXPECT_TRUE(la.committed().count(p)) << "partition " << p;
@@ -179,6 +233,8 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
   for (int32_t p : a_owned) {
     if (la.committed().count(p)) {
       EXPECT_EQ(lb.first(p), la.committed().at(p)) << "partition " << p;
+    } else if (embedded && la.first(p) >= 0) {
+      ADD_FAILURE() << "partition " << p << ": A processed records but committed nothing";
     }
   }
   for (int p = 0; p < kPartitions; ++p) {
@@ -188,13 +244,18 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
     EXPECT_EQ(*seen[p].rbegin(), kPerPartition - 1);
   }
   ASSERT_TRUE(b->Close().ok());
-  ExpectOnlyMockRefusals(lb.commit_errors());
+  expect_refusals(lb.commit_errors());
 }
 
-INSTANTIATE_TEST_SUITE_P(Protocols, RebalanceTest, ::testing::Values("range", "cooperative-sticky"),
+INSTANTIATE_TEST_SUITE_P(Protocols, RebalanceTest,
+                         ::testing::Combine(::testing::Values("range", "cooperative-sticky"),
+                                            ::testing::Values("mock", "embedded")),
                          [](const auto& param_info) {
-                           return param_info.param == "range" ? std::string("Eager")
-                                                              : std::string("Cooperative");
+                           std::string protocol =
+                               std::get<0>(param_info.param) == "range" ? "Eager" : "Cooperative";
+                           return protocol + (std::get<1>(param_info.param) == "mock"
+                                                  ? "OnMock"
+                                                  : "OnEmbeddedBroker");
                          });
 
 }  // namespace
