@@ -8,7 +8,7 @@ PACKAGES=(
   librdkafka-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat python3 python3-kafka python3-confluent-kafka
+  kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema
   clang-format
 )
 
