@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "weir/schema/avro.h"
 
@@ -33,6 +34,19 @@ std::string BranchName(const AvroNode& node);
 
 // "int", "record com.example.Foo", ... for messages.
 std::string Describe(const AvroNode& node);
+
+// One place where some datum of a writer schema could not be read with a
+// reader schema.
+struct ReadabilityProblem {
+  std::string kind;     // "type_mismatch", "missing_enum_symbol", ...
+  std::string path;     // in the reader schema, e.g. "PlateEvent.vehicle.color"
+  std::string message;  // what is wrong, without the path
+};
+
+// Every place where data written with |writer| could not be read as |reader|;
+// empty when all of it can. CheckReadable reports the same list as a Status.
+std::vector<ReadabilityProblem> FindReadabilityProblems(const AvroSchema& writer,
+                                                        const AvroSchema& reader);
 
 }  // namespace avro_internal
 }  // namespace weir::schema

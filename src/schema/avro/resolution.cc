@@ -218,7 +218,7 @@ class CompatibilityChecker {
     visiting_.pop_back();
   }
 
-  const std::vector<std::string>& problems() const { return problems_; }
+  const std::vector<avro_internal::ReadabilityProblem>& problems() const { return problems_; }
 
  private:
   void CheckPair(const AvroNode& w, const AvroNode& r, const std::string& path) {
@@ -233,13 +233,15 @@ class CompatibilityChecker {
       for (const AvroNode* b : r.branches) {
         if (Promotable(w.type, b->type)) return;
       }
-      return Add(path, fmt::format("the reader's union has no branch for the writer's {}",
-                                   avro_internal::Describe(w)));
+      return Add("missing_union_branch", path,
+                 fmt::format("the reader's union has no branch for the writer's {}",
+                             avro_internal::Describe(w)));
     }
     if (w.type != r.type) {
       if (!Promotable(w.type, r.type)) {
-        Add(path, fmt::format("writer's {} cannot be read as {}", avro_internal::Describe(w),
-                              avro_internal::Describe(r)));
+        Add("type_mismatch", path,
+            fmt::format("writer's {} cannot be read as {}", avro_internal::Describe(w),
+                        avro_internal::Describe(r)));
       }
       return;
     }
@@ -255,9 +257,10 @@ class CompatibilityChecker {
           if (wi >= 0) {
             Check(*w.fields[static_cast<size_t>(wi)].type, *rf.type, field_path);
           } else if (rf.default_value == nullptr) {
-            Add(field_path, fmt::format("the writer's {} lacks the field and the reader gives no "
-                                        "default",
-                                        w.full_name));
+            Add("reader_field_missing_default", field_path,
+                fmt::format("the writer's {} lacks the field and the reader gives no "
+                            "default",
+                            w.full_name));
           }
         }
         return;
@@ -267,16 +270,18 @@ class CompatibilityChecker {
         if (r.enum_default) return;
         for (const std::string& symbol : w.symbols) {
           if (r.SymbolIndex(symbol) < 0) {
-            Add(path, fmt::format("symbol \"{}\" is not in the reader's enum {} (no default)",
-                                  symbol, r.full_name));
+            Add("missing_enum_symbol", path,
+                fmt::format("symbol \"{}\" is not in the reader's enum {} (no default)", symbol,
+                            r.full_name));
           }
         }
         return;
       case AvroType::kFixed:
         if (!NamesMatch(w, r)) return NameMismatch(w, r, path);
         if (w.size != r.size) {
-          Add(path, fmt::format("fixed {} has size {} in the writer, {} in the reader", r.full_name,
-                                w.size, r.size));
+          Add("fixed_size_mismatch", path,
+              fmt::format("fixed {} has size {} in the writer, {} in the reader", r.full_name,
+                          w.size, r.size));
         }
         return;
       case AvroType::kArray:
@@ -289,28 +294,40 @@ class CompatibilityChecker {
   }
 
   void NameMismatch(const AvroNode& w, const AvroNode& r, const std::string& path) {
-    Add(path, fmt::format("writer's {} does not match reader's {} (names differ, no alias)",
-                          avro_internal::Describe(w), avro_internal::Describe(r)));
+    Add("name_mismatch", path,
+        fmt::format("writer's {} does not match reader's {} (names differ, no alias)",
+                    avro_internal::Describe(w), avro_internal::Describe(r)));
   }
 
-  void Add(const std::string& path, std::string what) {
-    problems_.push_back(fmt::format("{}: {}", path, what));
+  void Add(std::string_view kind, const std::string& path, std::string what) {
+    problems_.push_back({std::string(kind), path, std::move(what)});
   }
 
   std::vector<std::pair<const AvroNode*, const AvroNode*>> visiting_;
-  std::vector<std::string> problems_;
+  std::vector<avro_internal::ReadabilityProblem> problems_;
 };
 
 }  // namespace
 
-Status CheckReadable(const AvroSchema& writer, const AvroSchema& reader) {
+namespace avro_internal {
+
+std::vector<ReadabilityProblem> FindReadabilityProblems(const AvroSchema& writer,
+                                                        const AvroSchema& reader) {
   CompatibilityChecker checker;
-  checker.Check(writer.root(), reader.root(), avro_internal::PathRoot(reader.root()));
-  if (checker.problems().empty()) return Status::Ok();
+  checker.Check(writer.root(), reader.root(), PathRoot(reader.root()));
+  return checker.problems();
+}
+
+}  // namespace avro_internal
+
+Status CheckReadable(const AvroSchema& writer, const AvroSchema& reader) {
+  const std::vector<avro_internal::ReadabilityProblem> problems =
+      avro_internal::FindReadabilityProblems(writer, reader);
+  if (problems.empty()) return Status::Ok();
   std::string message = "avro: data written with the writer schema cannot always be read: ";
-  for (size_t i = 0; i < checker.problems().size(); ++i) {
+  for (size_t i = 0; i < problems.size(); ++i) {
     if (i > 0) message += "; ";
-    message += checker.problems()[i];
+    message += fmt::format("{}: {}", problems[i].path, problems[i].message);
   }
   return Status::InvalidArgument(std::move(message));
 }
