@@ -106,7 +106,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   fmt::print("ALPR flow on {} ({})\n", conn->config.Get("bootstrap.servers"),
-             conn->embedded ? "weir embedded broker, data in " + weir::ops::EmbeddedDataDir(*topo) : std::string("Kafka cluster"));
+             conn->embedded ? "weir embedded broker, data in " + weir::ops::EmbeddedDataDir(*topo)
+                            : std::string("Kafka cluster"));
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 

@@ -46,10 +46,13 @@
 #include <string_view>
 #include <utility>
 
+#include "broker/file_util.h"
+
 namespace weir::broker {
 namespace {
 
 constexpr char kLogName[] = "offsets.log";
+// What a compaction writes first (see WriteFileAtomically).
 constexpr char kTmpName[] = "offsets.log.tmp";
 constexpr size_t kRecordHeaderSize = 8;         // length + crc
 constexpr uint32_t kMaxRecordSize = 64u << 20;  // larger lengths are corruption
@@ -264,15 +267,6 @@ Status WriteAll(int fd, std::string_view data, const std::filesystem::path& path
   return Status::Ok();
 }
 
-Status SyncDirectory(const std::filesystem::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus("open directory", dir);
-  int rc = ::fsync(fd);
-  Status s = rc == 0 ? Status::Ok() : ErrnoStatus("fsync directory", dir);
-  ::close(fd);
-  return s;
-}
-
 // The append-only offsets log. Not thread-safe: the coordinator's mutex
 // guards it.
 class OffsetLog {
@@ -295,7 +289,7 @@ class OffsetLog {
     std::filesystem::remove(dir / kTmpName, ec);  // a compaction that did not finish
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus("open", path);
-    std::unique_ptr<OffsetLog> log(new OffsetLog(dir, path, fd, fsync));
+    std::unique_ptr<OffsetLog> log(new OffsetLog(path, fd, fsync));
 
     std::string data;
     char buf[1 << 16];
@@ -352,33 +346,21 @@ class OffsetLog {
   // write a temporary file, fsync, rename over the log, fsync the directory.
   // On failure before the rename the old log stays in use.
   Status Rewrite(std::string_view snapshot) {
-    std::filesystem::path tmp = dir_ / kTmpName;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("open", tmp);
-    Status s = WriteAll(fd, snapshot, tmp);
-    if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("fsync", tmp);
-    ::close(fd);
-    if (s.ok() && ::rename(tmp.c_str(), path_.c_str()) != 0) s = ErrnoStatus("rename", tmp);
-    if (!s.ok()) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      return s;
-    }
+    WEIR_RETURN_IF_ERROR(WriteFileAtomically(path_, snapshot));
     ::close(fd_);
     fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd_ < 0) return ErrnoStatus("reopen", path_);
     size_ = static_cast<int64_t>(snapshot.size());
-    return SyncDirectory(dir_);
+    return Status::Ok();
   }
 
   int64_t size() const { return size_; }
   const std::filesystem::path& path() const { return path_; }
 
  private:
-  OffsetLog(std::filesystem::path dir, std::filesystem::path path, int fd, bool fsync)
-      : dir_(std::move(dir)), path_(std::move(path)), fd_(fd), fsync_(fsync) {}
+  OffsetLog(std::filesystem::path path, int fd, bool fsync)
+      : path_(std::move(path)), fd_(fd), fsync_(fsync) {}
 
-  const std::filesystem::path dir_;
   const std::filesystem::path path_;
   int fd_;
   const bool fsync_;

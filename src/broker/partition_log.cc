@@ -34,6 +34,7 @@
 #include <system_error>
 #include <unordered_map>
 
+#include "broker/file_util.h"
 #include "broker/record_batch.h"
 
 namespace weir::broker {
@@ -42,7 +43,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kLogStartFileName[] = "log-start-offset";
-constexpr char kTempSuffix[] = ".tmp";
 constexpr size_t kIndexEntrySize = 8;
 constexpr size_t kTimeIndexEntrySize = 12;
 // How many of a producer's most recent batches are remembered for duplicate
@@ -59,19 +59,6 @@ std::string ErrnoText(int err) { return std::generic_category().message(err); }
 Status IoError(std::string_view what, const fs::path& path) {
   int err = errno;
   return Status::Io(fmt::format("{} {}: {}", what, path.string(), ErrnoText(err)));
-}
-
-void PutBig(uint8_t* p, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) {
-    p[i] = static_cast<uint8_t>(v & 0xFF);
-    v >>= 8;
-  }
-}
-
-uint64_t GetBig(const uint8_t* p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
 }
 
 // Reads exactly |n| bytes at |offset|. False on a short read or an error.
@@ -99,15 +86,6 @@ bool PwriteFull(int fd, const void* buf, size_t n, int64_t offset) {
     offset += r;
   }
   return true;
-}
-
-Status SyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IoError("cannot open directory", dir);
-  int rc = ::fsync(fd);
-  Status s = rc == 0 ? Status::Ok() : IoError("cannot fsync directory", dir);
-  ::close(fd);
-  return s;
 }
 
 std::string SegmentName(int64_t base_offset, std::string_view extension) {
@@ -204,13 +182,13 @@ Tracked TrackBatch(Segment* seg, const BatchHeader& h, int64_t position, int32_t
 }
 
 void EncodeIndexEntry(const IndexEntry& e, uint8_t* p) {
-  PutBig(p, e.relative_offset, 4);
-  PutBig(p + 4, e.position, 4);
+  StoreBigEndian(p, e.relative_offset, 4);
+  StoreBigEndian(p + 4, e.position, 4);
 }
 
 void EncodeTimeIndexEntry(const TimeIndexEntry& e, uint8_t* p) {
-  PutBig(p, static_cast<uint64_t>(e.timestamp), 8);
-  PutBig(p + 8, e.relative_offset, 4);
+  StoreBigEndian(p, static_cast<uint64_t>(e.timestamp), 8);
+  StoreBigEndian(p + 8, e.relative_offset, 4);
 }
 
 Status WriteLastIndexEntry(const Segment& seg) {
@@ -267,15 +245,15 @@ bool LoadIndexFiles(const Segment& seg, std::vector<IndexEntry>* index,
   std::vector<uint8_t> buf;
   if (!ReadWholeFile(seg.index_fd, &buf) || buf.size() % kIndexEntrySize != 0) return false;
   for (size_t i = 0; i < buf.size(); i += kIndexEntrySize) {
-    index->push_back(
-        {static_cast<uint32_t>(GetBig(&buf[i], 4)), static_cast<uint32_t>(GetBig(&buf[i + 4], 4))});
+    index->push_back({static_cast<uint32_t>(LoadBigEndian(&buf[i], 4)),
+                      static_cast<uint32_t>(LoadBigEndian(&buf[i + 4], 4))});
   }
   if (!ReadWholeFile(seg.time_index_fd, &buf) || buf.size() % kTimeIndexEntrySize != 0) {
     return false;
   }
   for (size_t i = 0; i < buf.size(); i += kTimeIndexEntrySize) {
-    time_index->push_back(
-        {static_cast<int64_t>(GetBig(&buf[i], 8)), static_cast<uint32_t>(GetBig(&buf[i + 8], 4))});
+    time_index->push_back({static_cast<int64_t>(LoadBigEndian(&buf[i], 8)),
+                           static_cast<uint32_t>(LoadBigEndian(&buf[i + 8], 4))});
   }
   return true;
 }
@@ -392,19 +370,9 @@ struct PartitionLog::Impl {
     }
   }
 
-  // Writes the log start offset to its file atomically (temp, fsync, rename).
+  // Writes the log start offset to its file atomically.
   Status PersistLogStart() {
-    fs::path path = dir / kLogStartFileName;
-    fs::path tmp = dir / (std::string(kLogStartFileName) + kTempSuffix);
-    std::string text = fmt::format("{}\n", log_start_offset);
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return IoError("cannot create", tmp);
-    bool ok = PwriteFull(fd, text.data(), text.size(), 0) && ::fsync(fd) == 0;
-    Status s = ok ? Status::Ok() : IoError("cannot write", tmp);
-    ::close(fd);
-    WEIR_RETURN_IF_ERROR(s);
-    if (::rename(tmp.c_str(), path.c_str()) != 0) return IoError("cannot rename", tmp);
-    return SyncDir(dir);
+    return WriteFileAtomically(dir / kLogStartFileName, fmt::format("{}\n", log_start_offset));
   }
 
   // --- Recovery ----------------------------------------------------------
@@ -574,7 +542,7 @@ struct PartitionLog::Impl {
       const fs::path& p = entry.path();
       std::string name = p.filename().string();
       std::string ext = p.extension().string();
-      if (name.ends_with(kTempSuffix)) {
+      if (name.ends_with(kTempFileSuffix)) {
         orphans.push_back(p);
         continue;
       }
@@ -664,7 +632,7 @@ struct PartitionLog::Impl {
       return s;
     }
     segments.push_back(std::move(seg));
-    return SyncDir(dir);
+    return SyncDirectory(dir);
   }
 
   // Seals the active segment (final time index entry, everything synced) and

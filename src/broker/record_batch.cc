@@ -7,6 +7,8 @@
 #include <climits>
 #include <cstring>
 
+#include "broker/file_util.h"
+
 namespace weir::broker {
 namespace {
 
@@ -76,19 +78,6 @@ std::string CheckRecords(std::span<const uint8_t> batch, int32_t record_count) {
   return {};
 }
 
-uint64_t LoadBig(const uint8_t* p, int n) {
-  uint64_t v = 0;
-  for (int i = 0; i < n; ++i) v = (v << 8) | p[i];
-  return v;
-}
-
-void StoreBig(uint8_t* p, uint64_t v, int n) {
-  for (int i = n - 1; i >= 0; --i) {
-    p[i] = static_cast<uint8_t>(v & 0xFF);
-    v >>= 8;
-  }
-}
-
 // Field positions inside the 61-byte header.
 constexpr size_t kMagicPos = 16;
 constexpr size_t kAttributesPos = 21;
@@ -106,19 +95,19 @@ int32_t BatchHeader::last_sequence() const {
 bool ParseBatchHeader(std::span<const uint8_t> bytes, BatchHeader* out) {
   if (bytes.size() < kBatchHeaderSize) return false;
   const uint8_t* p = bytes.data();
-  out->base_offset = static_cast<int64_t>(LoadBig(p, 8));
-  out->batch_length = static_cast<int32_t>(LoadBig(p + 8, 4));
-  out->partition_leader_epoch = static_cast<int32_t>(LoadBig(p + 12, 4));
+  out->base_offset = static_cast<int64_t>(LoadBigEndian(p, 8));
+  out->batch_length = static_cast<int32_t>(LoadBigEndian(p + 8, 4));
+  out->partition_leader_epoch = static_cast<int32_t>(LoadBigEndian(p + 12, 4));
   out->magic = static_cast<int8_t>(p[16]);
-  out->crc = static_cast<uint32_t>(LoadBig(p + 17, 4));
-  out->attributes = static_cast<int16_t>(LoadBig(p + 21, 2));
-  out->last_offset_delta = static_cast<int32_t>(LoadBig(p + 23, 4));
-  out->base_timestamp = static_cast<int64_t>(LoadBig(p + 27, 8));
-  out->max_timestamp = static_cast<int64_t>(LoadBig(p + 35, 8));
-  out->producer_id = static_cast<int64_t>(LoadBig(p + 43, 8));
-  out->producer_epoch = static_cast<int16_t>(LoadBig(p + 51, 2));
-  out->base_sequence = static_cast<int32_t>(LoadBig(p + 53, 4));
-  out->record_count = static_cast<int32_t>(LoadBig(p + 57, 4));
+  out->crc = static_cast<uint32_t>(LoadBigEndian(p + 17, 4));
+  out->attributes = static_cast<int16_t>(LoadBigEndian(p + 21, 2));
+  out->last_offset_delta = static_cast<int32_t>(LoadBigEndian(p + 23, 4));
+  out->base_timestamp = static_cast<int64_t>(LoadBigEndian(p + 27, 8));
+  out->max_timestamp = static_cast<int64_t>(LoadBigEndian(p + 35, 8));
+  out->producer_id = static_cast<int64_t>(LoadBigEndian(p + 43, 8));
+  out->producer_epoch = static_cast<int16_t>(LoadBigEndian(p + 51, 2));
+  out->base_sequence = static_cast<int32_t>(LoadBigEndian(p + 53, 4));
+  out->record_count = static_cast<int32_t>(LoadBigEndian(p + 57, 4));
   return true;
 }
 
@@ -174,20 +163,20 @@ BatchCheck CheckBatch(std::span<const uint8_t> batch) {
 
 void SetBaseOffset(std::span<uint8_t> batch, int64_t base_offset) {
   if (batch.size() < 8) return;
-  StoreBig(batch.data(), static_cast<uint64_t>(base_offset), 8);
+  StoreBigEndian(batch.data(), static_cast<uint64_t>(base_offset), 8);
 }
 
 void SetLogAppendTime(std::span<uint8_t> batch, int64_t timestamp_ms) {
   if (batch.size() < kBatchHeaderSize) return;
   uint8_t* p = batch.data();
-  uint16_t attributes = static_cast<uint16_t>(LoadBig(p + kAttributesPos, 2)) | 0x08;
-  StoreBig(p + kAttributesPos, attributes, 2);
+  uint16_t attributes = static_cast<uint16_t>(LoadBigEndian(p + kAttributesPos, 2)) | 0x08;
+  StoreBigEndian(p + kAttributesPos, attributes, 2);
   // As Kafka's broker does, only the max timestamp changes: consumers give
   // every record of a LogAppendTime batch that timestamp and ignore the
   // base timestamp and the per-record deltas.
-  StoreBig(p + kMaxTimestampPos, static_cast<uint64_t>(timestamp_ms), 8);
+  StoreBigEndian(p + kMaxTimestampPos, static_cast<uint64_t>(timestamp_ms), 8);
   uint32_t crc = Crc32c(batch.subspan(kBatchCrcCoveredStart));
-  StoreBig(p + kBatchCrcOffset, crc, 4);
+  StoreBigEndian(p + kBatchCrcOffset, crc, 4);
 }
 
 }  // namespace weir::broker

@@ -11,6 +11,8 @@
 #include <random>
 #include <sstream>
 
+#include "broker/file_util.h"
+
 namespace weir::broker {
 namespace {
 
@@ -72,44 +74,6 @@ std::string NewClusterId() {
   std::string id;
   for (int i = 0; i < 22; ++i) id += kAlphabet[rd() % 64];
   return id;
-}
-
-Status FsyncDir(const fs::path& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return Status::Io(fmt::format("open {}: {}", dir.string(), strerror(errno)));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Status::Io(fmt::format("fsync {}: {}", dir.string(), strerror(errno)));
-  return Status::Ok();
-}
-
-Status WriteFileAtomically(const fs::path& path, const std::string& content) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (fd < 0) return Status::Io(fmt::format("open {}: {}", tmp.string(), strerror(errno)));
-  size_t done = 0;
-  while (done < content.size()) {
-    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      return Status::Io(fmt::format("write {}: {}", tmp.string(), strerror(e)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    return Status::Io(fmt::format("fsync {}: {}", tmp.string(), strerror(e)));
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::Io(
-        fmt::format("rename {} -> {}: {}", tmp.string(), path.string(), strerror(errno)));
-  }
-  return FsyncDir(path.parent_path());
 }
 
 }  // namespace
