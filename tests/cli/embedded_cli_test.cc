@@ -3,9 +3,7 @@
 // `weir broker` standalone, and sharing one data folder between processes.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <regex>
-#include <sstream>
 
 #include "broker/broker_process.h"
 #include "support/test_support.h"
@@ -20,13 +18,6 @@ using testing::WeirBinary;
 std::vector<std::string> Weir(std::vector<std::string> args) {
   args.insert(args.begin(), WeirBinary());
   return args;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 class EmbeddedCli : public ::testing::Test {
@@ -131,11 +122,12 @@ TEST_F(EmbeddedCli, StandaloneBrokerIsSharedAndItsDataFolderIsLocked) {
   r = RunCommand(Weir({"broker", "--data", dir_.path() + "/data", "--listen", "127.0.0.1:0"}));
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_NE(r.err.find("in use by another broker"), std::string::npos) << r.err;
-  EXPECT_NE(ReadFile(dir_.path() + "/data/broker.addr").find(broker.address()), std::string::npos);
+  EXPECT_NE(testing::ReadFile(dir_.path() + "/data/broker.addr").find(broker.address()),
+            std::string::npos);
 
   // SIGTERM stops it cleanly; its address file goes with it.
   broker.Kill(SIGTERM);
-  EXPECT_EQ(ReadFile(dir_.path() + "/data/broker.addr"), "");
+  EXPECT_EQ(testing::ReadFile(dir_.path() + "/data/broker.addr"), "");
 }
 
 TEST_F(EmbeddedCli, BrokerBadArgumentsExitTwo) {

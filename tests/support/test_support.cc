@@ -153,4 +153,11 @@ bool HaveProgram(const std::string& program) {
   return false;
 }
 
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 }  // namespace weir::testing

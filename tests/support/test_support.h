@@ -40,6 +40,9 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 std::string WeirBinary();
 // Path of a file in the source tree ("examples/alpr/weir.yaml").
 std::string SourcePath(const std::string& relative);
+
+// The whole content of the file at |path|; empty when it cannot be read.
+std::string ReadFile(const std::string& path);
 // True when |program| is found in PATH.
 bool HaveProgram(const std::string& program);
 

@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "support/test_support.h"
 #include "weir/schema/avro.h"
@@ -19,13 +17,6 @@ namespace weir::schema {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::vector<fs::path> Files(const std::string& system, const std::string& suffix) {
   std::vector<fs::path> out;
@@ -50,11 +41,11 @@ TEST(ExampleSchemas, AlprAvroSchemasRoundTripTheirSamples) {
   ASSERT_EQ(files.size(), 4u);
   for (const fs::path& path : files) {
     SCOPED_TRACE(path.string());
-    auto schema = AvroSchema::Parse(ReadFile(path));
+    auto schema = AvroSchema::Parse(testing::ReadFile(path.string()));
     ASSERT_TRUE(schema.ok()) << schema.status().ToString();
-    std::string name = nlohmann::json::parse(ReadFile(path))["name"];
+    std::string name = nlohmann::json::parse(testing::ReadFile(path.string()))["name"];
     fs::path sample_path = path.parent_path() / "samples" / (name + ".json");
-    std::string sample = ReadFile(sample_path);
+    std::string sample = testing::ReadFile(sample_path.string());
     ASSERT_FALSE(sample.empty()) << sample_path;
 
     auto value = JsonToAvro(*schema, sample);
@@ -76,7 +67,8 @@ TEST(ExampleSchemas, AlprAvroSchemasRoundTripTheirSamples) {
 
     // A missing field without a default is an error that names it.
     std::string first_field =
-        nlohmann::json::parse(ReadFile(path))["fields"][0]["name"].get<std::string>();
+        nlohmann::json::parse(testing::ReadFile(path.string()))["fields"][0]["name"]
+            .get<std::string>();
     auto [broken, field] = WithoutAField(sample, first_field);
     auto refused = JsonToAvro(*schema, broken);
     ASSERT_FALSE(refused.ok());
@@ -94,7 +86,7 @@ JsonSchemaResolver ExampleResolver(const std::string& system) {
     fs::path path =
         testing::SourcePath("examples/" + system + "/schemas/" + uri.substr(base.size()));
     if (!fs::exists(path)) return Status::NotFound(path.string());
-    return ReadFile(path);
+    return testing::ReadFile(path.string());
   };
 }
 
@@ -105,16 +97,17 @@ TEST(ExampleSchemas, JsonSchemasValidateTheirSamples) {
       SCOPED_TRACE(path.string());
       JsonSchemaOptions options;
       options.resolver = ExampleResolver(system);
-      auto schema = JsonSchema::Parse(ReadFile(path), options);
+      auto schema = JsonSchema::Parse(testing::ReadFile(path.string()), options);
       ASSERT_TRUE(schema.ok()) << schema.status().ToString();
       std::string stem = path.filename().string();
       stem = stem.substr(0, stem.size() - std::string(".schema.json").size());
-      std::string sample = ReadFile(path.parent_path() / "samples" / (stem + ".json"));
+      std::string sample =
+          testing::ReadFile((path.parent_path() / "samples" / (stem + ".json")).string());
       ASSERT_FALSE(sample.empty()) << stem;
       ValidationResult ok = schema->Validate(sample);
       EXPECT_TRUE(ok.ok()) << ok.ToStatus().ToString();
 
-      nlohmann::json doc = nlohmann::json::parse(ReadFile(path));
+      nlohmann::json doc = nlohmann::json::parse(testing::ReadFile(path.string()));
       ASSERT_TRUE(doc.contains("required")) << "every example schema lists required fields";
       std::string field = doc["required"][0].get<std::string>();
       auto [broken, name] = WithoutAField(sample, field);

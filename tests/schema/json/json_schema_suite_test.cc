@@ -9,12 +9,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "support/test_support.h"
 #include "weir/schema/json_schema.h"
 #include "weir/schema/json_schema_nlohmann.h"
 
@@ -54,19 +53,12 @@ const Skip* FindSkip(const std::string& draft, const std::string& group_id,
   return nullptr;
 }
 
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 Result<std::string> ServeRemote(const std::string& uri) {
   const std::string prefix = "http://localhost:1234/";
   if (uri.rfind(prefix, 0) != 0) return Status::NotFound(fmt::format("no remote {}", uri));
   fs::path path = kSuiteDir / "remotes" / uri.substr(prefix.size());
   if (!fs::exists(path)) return Status::NotFound(path.string());
-  return ReadFile(path);
+  return testing::ReadFile(path.string());
 }
 
 struct Counts {
@@ -95,7 +87,7 @@ Counts RunDraft(const std::string& draft, JsonSchemaDraft version) {
   options.draft = version;
   options.resolver = ServeRemote;
   for (const fs::path& file : files) {
-    Json groups = Json::parse(ReadFile(file));
+    Json groups = Json::parse(testing::ReadFile(file.string()));
     for (const Json& group : groups) {
       std::string group_id =
           fmt::format("{}: {}", file.filename().string(), group["description"].get<std::string>());
