@@ -5,6 +5,7 @@
 #      through one librdkafka mock cluster, alternating runs, best and
 #      median msgs/s, and the ratio weir/kcat.
 #   2. bench/broker.sh: the embedded broker vs the mock cluster and the disk.
+#   3. bench/publish.sh: the Publisher and HTTP ingest vs the bare client.
 # Usage: bench/run.sh [--lines N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -104,3 +105,6 @@ echo
 # 2. The embedded broker vs the mock cluster and the disk.
 exec {MOCK[1]}>&-; wait; trap - EXIT
 bench/broker.sh
+echo
+# 3. The Publisher and HTTP ingest vs the bare client layer.
+bench/publish.sh

@@ -6,10 +6,13 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   librdkafka-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  nlohmann-json3-dev libsimdjson-dev
+  nlohmann-json3-dev libsimdjson-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema
+  kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema python3-requests
   clang-format
+  # scripts/fuzz.sh: clang-14 with libFuzzer and the sanitizer runtimes, and
+  # llvm-symbolizer for readable reports.
+  clang libclang-rt-14-dev llvm-14
 )
 
 missing=()

@@ -149,10 +149,50 @@ struct ConsumerGroupSpec {
   SourceLocation where;
 };
 
+// Where schemas are registered (`registry:`). With no url, a folder of
+// schemas on local disk (weir's own registry); with a url, a Confluent
+// Schema Registry reached over its REST API.
+struct RegistrySpec {
+  std::string url;                        // "http(s)://host:port"; empty = the folder
+  std::string folder = ".weir/registry";  // relative to weir.yaml's folder
+  // The default compatibility level of subjects that have none of their
+  // own: NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE,
+  // FULL, FULL_TRANSITIVE.
+  std::string compatibility = "BACKWARD";
+  std::string username;    // HTTP basic auth for url
+  PropertyValue password;  // secret
+  SourceLocation where;
+};
+
+// How the Publisher delivers (`publisher:`).
+struct PublisherSpec {
+  // librdkafka message.timeout.ms: how long an event may stay undelivered
+  // before it is spilled to the spool (or failed when the spool is off).
+  std::chrono::milliseconds delivery_timeout{30000};
+  bool spool = true;                           // spill to a local durable spool
+  std::string spool_dir = ".weir/spool";       // relative to weir.yaml's folder
+  int64_t spool_max_bytes = int64_t{1} << 30;  // refuse new events beyond it
+  // Producer-side de-duplication by the event type's `id:` field within
+  // this window; 0 = off.
+  std::chrono::milliseconds dedup_ttl{0};
+  SourceLocation where;
+};
+
+// The HTTP server of `weir serve` (`serve:`): ingest, registry REST, metrics.
+struct ServeSpec {
+  std::string listen = "127.0.0.1:8080";      // loopback unless configured
+  int64_t max_body_bytes = int64_t{4} << 20;  // larger requests get 413
+  PropertyValue token;                        // bearer token; empty value = no authentication
+  SourceLocation where;
+};
+
 struct Topology {
   std::string path;    // the weir.yaml it was loaded from
   std::string folder;  // its folder, for relative paths
   ClusterSpec cluster;
+  RegistrySpec registry;
+  PublisherSpec publisher;
+  ServeSpec serve;
   std::vector<TopicSpec> topics;  // in file order
   std::vector<EventTypeSpec> event_types;
   std::vector<ConsumerGroupSpec> consumer_groups;

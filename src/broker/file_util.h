@@ -1,27 +1,16 @@
-// broker/file_util.h — the broker's small durable-file and byte-order
-// helpers, shared by the partition logs, the topic metadata and the offsets
-// log.
+// broker/file_util.h — the broker's byte-order helpers, and (through
+// common/file_util.h) the durable-file helpers shared by the partition logs,
+// the topic metadata and the offsets log.
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
-#include <string_view>
 
-#include "weir/status.h"
+#include "common/file_util.h"
 
 namespace weir::broker {
 
-// The suffix of the temporary file WriteFileAtomically() writes first.
-inline constexpr std::string_view kTempFileSuffix = ".tmp";
-
-// fsync()s |dir| itself, so that a rename or a new file in it is durable.
-Status SyncDirectory(const std::filesystem::path& dir);
-
-// Replaces |path| with |content| so that a crash leaves either the old or
-// the new content: writes path + ".tmp", fsyncs it, renames it over |path|
-// and fsyncs the folder. On failure the temporary file is removed and |path|
-// is unchanged. Errors name the file and the failing step.
-Status WriteFileAtomically(const std::filesystem::path& path, std::string_view content);
+// WriteFileAtomically(), SyncDirectory() and kTempFileSuffix live in namespace
+// weir (common/file_util.h); unqualified calls from weir::broker find them.
 
 // Big-endian unsigned integers of |n| bytes (n <= 8), as Kafka and weir's
 // on-disk indexes store them.

@@ -13,5 +13,8 @@ void RegisterTopicsCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterProduceCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterConsumeCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterBrokerCommand(CLI::App& app, const GlobalOptions& g);
+void RegisterSpoolCommands(CLI::App& app, const GlobalOptions& g);
+void RegisterServeCommand(CLI::App& app, const GlobalOptions& g);
+void RegisterSchemaCommands(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weir::cli

@@ -41,6 +41,9 @@ int main(int argc, char** argv) {
   RegisterProduceCommand(app, g);
   RegisterConsumeCommand(app, g);
   RegisterBrokerCommand(app, g);
+  RegisterSpoolCommands(app, g);
+  RegisterServeCommand(app, g);
+  RegisterSchemaCommands(app, g);
 
   try {
     app.parse(argc, argv);

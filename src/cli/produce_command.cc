@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/publish_commands.h"
 #include "weir/ops/line_producer.h"
 
 namespace weir::cli {
@@ -16,6 +17,7 @@ namespace {
 
 struct ProduceOptions {
   std::string topic;
+  ProduceEventsOptions events;  // --type: through the Publisher
   std::string format = "raw";
   std::string key;
   bool key_given = false;
@@ -114,10 +116,20 @@ void RegisterProduceCommand(CLI::App& app, const GlobalOptions& g) {
   auto o = std::make_shared<ProduceOptions>();
   CLI::App* cmd = app.add_subcommand(
       "produce",
-      "Produce lines from stdin (or --file) to a topic, one record per non-empty line, and "
-      "report every record's delivery. Exit 1 if any record was not delivered; the failed "
-      "line numbers are printed.");
-  cmd->add_option("-t,--topic", o->topic, "Topic to produce to")->required();
+      "Produce lines from stdin (or --file), one record per non-empty line, and report every "
+      "record's delivery. With --type, each line is a JSON event of that type of weir.yaml, "
+      "published through the Publisher (validated, routed to its topics, keyed, encoded; "
+      "spooled when the cluster is unreachable). With --topic, each line goes to that topic as "
+      "is. Exit 1 if any line was not published; the failed line numbers are printed.");
+  CLI::Option* topic = cmd->add_option("-t,--topic", o->topic, "Topic to produce to");
+  CLI::Option* type = cmd->add_option("-T,--type", o->events.type,
+                                      "Event type of weir.yaml (event_types:) to publish");
+  topic->excludes(type);
+  cmd->add_flag("--outcomes", o->events.outcomes,
+                "With --type: print LINE<TAB>OUTCOME[ details] on stdout as each event's "
+                "outcome is known (delivered, spooled, duplicate, refused, failed)");
+  cmd->add_option("--spool-dir", o->events.spool_dir,
+                  "With --type: the spool folder (default publisher.spool.dir of weir.yaml)");
   cmd->add_option("--format", o->format,
                   "raw: each line is the value as is; json: each line must be one JSON "
                   "document (invalid lines are refused)")
@@ -140,7 +152,28 @@ void RegisterProduceCommand(CLI::App& app, const GlobalOptions& g) {
   cmd->add_option("--show-failures", o->show_failures, "How many failed lines to list")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->callback([&g, o] { RunProduce(g, *o); });
+  cmd->callback([&g, o, cmd] {
+    if (!o->events.type.empty()) {
+      for (const char* opt :
+           {"--format", "--key", "--key-field", "--header", "--partition", "--delimiter"}) {
+        if (cmd->count(opt) > 0) {
+          throw CliError{kExitBadInput,
+                         fmt::format("{} does not apply to --type (the event type of weir.yaml "
+                                     "decides format, key and partitioning)",
+                                     opt)};
+        }
+      }
+      o->events.file = o->file;
+      o->events.show_failures = o->show_failures;
+      RunProduceEvents(g, o->events);
+      return;
+    }
+    if (o->topic.empty()) throw CliError{kExitBadInput, "give --topic or --type"};
+    if (cmd->count("--outcomes") > 0 || cmd->count("--spool-dir") > 0) {
+      throw CliError{kExitBadInput, "--outcomes and --spool-dir need --type"};
+    }
+    RunProduce(g, *o);
+  });
 }
 
 }  // namespace weir::cli

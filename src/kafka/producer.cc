@@ -346,6 +346,10 @@ int Producer::Poll(std::chrono::milliseconds timeout) {
 
 int64_t Producer::InFlight() const { return impl_->in_flight.load(); }
 
+void Producer::PurgeQueued() {
+  rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+}
+
 Status Producer::Close(std::chrono::milliseconds timeout) {
   Impl& d = *impl_;
   if (d.closed) return Status::Ok();

@@ -136,10 +136,17 @@ class Loader {
       return Status::InvalidArgument(r_.ErrorText());
     }
     topo.cluster.where = r_.Where(root);
-    for (const MapEntry& e :
-         r_.Fields(root, "", {"cluster", "topics", "event_types", "consumer_groups"})) {
+    for (const MapEntry& e : r_.Fields(root, "",
+                                       {"cluster", "topics", "event_types", "consumer_groups",
+                                        "registry", "publisher", "serve"})) {
       if (e.key == "cluster") {
         ReadCluster(e, &topo.cluster);
+      } else if (e.key == "registry") {
+        ReadRegistry(e, &topo.registry);
+      } else if (e.key == "publisher") {
+        ReadPublisher(e, &topo.publisher);
+      } else if (e.key == "serve") {
+        ReadServe(e, &topo.serve);
       } else if (e.key == "topics") {
         for (const MapEntry& t : r_.Entries(e.value, e.path)) topo.topics.push_back(ReadTopic(t));
       } else if (e.key == "event_types") {
@@ -212,21 +219,141 @@ class Loader {
         }
         c->embedded_data_dir = *s;
       } else {
-        size_t colon = s->rfind(':');
-        int port = -1;
-        if (colon != std::string::npos && colon + 1 < s->size()) {
-          std::string_view p = std::string_view(*s).substr(colon + 1);
-          auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-          if (ec != std::errc() || end != p.data() + p.size()) port = -1;
-        }
-        if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+        if (CheckListen(e, *s, "127.0.0.1:9092")) c->embedded_listen = *s;
+      }
+    }
+  }
+
+  // True when |s| is host:port with a port in 0..65535; otherwise an error.
+  bool CheckListen(const MapEntry& e, const std::string& s, std::string_view example) {
+    size_t colon = s.rfind(':');
+    int port = -1;
+    if (colon != std::string::npos && colon + 1 < s.size()) {
+      std::string_view p = std::string_view(s).substr(colon + 1);
+      auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+      if (ec != std::errc() || end != p.data() + p.size()) port = -1;
+    }
+    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+      r_.Error(e.value, e.path,
+               fmt::format("invalid listen address \"{}\" (expected host:port, e.g. "
+                           "{}; port 0 picks a free port)",
+                           s, example));
+      return false;
+    }
+    return true;
+  }
+
+  // --- registry, publisher, serve ------------------------------------------
+
+  void ReadRegistry(const MapEntry& section, RegistrySpec* reg) {
+    reg->where = r_.Where(section.key_node);
+    for (const MapEntry& e :
+         r_.Fields(section.value, section.path,
+                   {"url", "folder", "compatibility", "username", "password"})) {
+      auto s = r_.String(e, /*secret=*/e.key == "password");
+      if (!s) continue;
+      if (e.key == "url") {
+        if (s->rfind("http://", 0) != 0 && s->rfind("https://", 0) != 0) {
           r_.Error(e.value, e.path,
-                   fmt::format("invalid listen address \"{}\" (expected host:port, e.g. "
-                               "127.0.0.1:9092; port 0 picks a free port)",
+                   fmt::format("invalid registry url \"{}\" (expected http://host:port or "
+                               "https://host:port)",
                                *s));
           continue;
         }
-        c->embedded_listen = *s;
+        reg->url = *s;
+      } else if (e.key == "folder") {
+        if (s->empty()) {
+          r_.Error(e.value, e.path, "must not be empty");
+          continue;
+        }
+        reg->folder = *s;
+      } else if (e.key == "compatibility") {
+        static constexpr std::string_view kLevels[] = {
+            "NONE", "BACKWARD",       "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
+            "FULL", "FULL_TRANSITIVE"};
+        std::string upper = *s;
+        for (char& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (std::find(std::begin(kLevels), std::end(kLevels), upper) == std::end(kLevels)) {
+          r_.Error(e.value, e.path,
+                   fmt::format("unknown compatibility level \"{}\" (expected NONE, BACKWARD, "
+                               "BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL or "
+                               "FULL_TRANSITIVE)",
+                               *s));
+          continue;
+        }
+        reg->compatibility = upper;
+      } else if (e.key == "username") {
+        reg->username = *s;
+      } else {
+        reg->password = PropertyValue{*s, true, r_.Where(e.value)};
+      }
+    }
+  }
+
+  void ReadPublisher(const MapEntry& section, PublisherSpec* pub) {
+    pub->where = r_.Where(section.key_node);
+    for (const MapEntry& e :
+         r_.Fields(section.value, section.path, {"delivery_timeout", "spool", "dedup_ttl"})) {
+      if (e.key == "delivery_timeout") {
+        auto v = r_.DurationMs(e);
+        if (!v) continue;
+        if (*v <= 0) {
+          r_.Error(e.value, e.path, "must be a positive duration");
+          continue;
+        }
+        pub->delivery_timeout = std::chrono::milliseconds(*v);
+      } else if (e.key == "dedup_ttl") {
+        auto v = r_.DurationMs(e);
+        if (!v) continue;
+        if (*v < 0) {
+          r_.Error(e.value, e.path, "must be a duration (0 turns de-duplication off)");
+          continue;
+        }
+        pub->dedup_ttl = std::chrono::milliseconds(*v);
+      } else if (e.value.IsScalar()) {  // spool: off | false
+        auto b = r_.Bool(e);
+        if (b) pub->spool = *b;
+      } else {
+        for (const MapEntry& f : r_.Fields(e.value, e.path, {"enabled", "dir", "max_bytes"})) {
+          if (f.key == "enabled") {
+            if (auto b = r_.Bool(f)) pub->spool = *b;
+          } else if (f.key == "dir") {
+            auto s = r_.String(f);
+            if (s && s->empty()) {
+              r_.Error(f.value, f.path, "must not be empty");
+            } else if (s) {
+              pub->spool_dir = *s;
+            }
+          } else if (auto v = r_.Bytes(f)) {
+            if (*v <= 0) {
+              r_.Error(f.value, f.path, "must be a positive size");
+              continue;
+            }
+            pub->spool_max_bytes = *v;
+          }
+        }
+      }
+    }
+  }
+
+  void ReadServe(const MapEntry& section, ServeSpec* serve) {
+    serve->where = r_.Where(section.key_node);
+    for (const MapEntry& e :
+         r_.Fields(section.value, section.path, {"listen", "max_body", "token"})) {
+      if (e.key == "listen") {
+        auto s = r_.String(e);
+        if (s && CheckListen(e, *s, "127.0.0.1:8080")) serve->listen = *s;
+      } else if (e.key == "max_body") {
+        auto v = r_.Bytes(e);
+        if (!v) continue;
+        if (*v <= 0) {
+          r_.Error(e.value, e.path, "must be a positive size");
+          continue;
+        }
+        serve->max_body_bytes = *v;
+      } else {
+        auto s = r_.String(e, /*secret=*/true);
+        if (s) serve->token = PropertyValue{*s, true, r_.Where(e.value)};
       }
     }
   }

@@ -227,6 +227,47 @@ TEST(Topology, Defaults) {
   EXPECT_EQ(t.folder, testing::SourcePath("tests/topology/cases/good"));
 }
 
+TEST(Topology, RegistryPublisherServe) {
+  Topology d = LoadGood("minimal.yaml");
+  EXPECT_EQ(d.registry.url, "");
+  EXPECT_EQ(d.registry.folder, ".weir/registry");
+  EXPECT_EQ(d.registry.compatibility, "BACKWARD");
+  EXPECT_EQ(d.publisher.delivery_timeout, std::chrono::seconds(30));
+  EXPECT_TRUE(d.publisher.spool);
+  EXPECT_EQ(d.publisher.spool_dir, ".weir/spool");
+  EXPECT_EQ(d.publisher.spool_max_bytes, int64_t{1} << 30);
+  EXPECT_EQ(d.publisher.dedup_ttl, std::chrono::milliseconds(0));
+  EXPECT_EQ(d.serve.listen, "127.0.0.1:8080");
+  EXPECT_EQ(d.serve.max_body_bytes, int64_t{4} << 20);
+  EXPECT_EQ(d.serve.token.value, "");
+
+  auto t = ParseTopology(R"(
+registry: {url: "https://sr.example:8081", compatibility: full_transitive, username: alpr,
+           password: "${WEIR_TEST_PASSWORD}"}
+publisher: {delivery_timeout: 45s, spool: {dir: /var/spool/weir, max_bytes: 2GiB}, dedup_ttl: 10m}
+serve: {listen: "0.0.0.0:9000", max_body: 16MiB, token: "${WEIR_TEST_PASSWORD}"}
+)",
+                         "weir.yaml", &TestEnv);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  EXPECT_EQ(t->registry.url, "https://sr.example:8081");
+  EXPECT_EQ(t->registry.compatibility, "FULL_TRANSITIVE");
+  EXPECT_EQ(t->registry.username, "alpr");
+  EXPECT_EQ(t->registry.password.value, "s3cr3t-from-env");
+  EXPECT_TRUE(t->registry.password.secret);
+  EXPECT_EQ(t->publisher.delivery_timeout, std::chrono::seconds(45));
+  EXPECT_EQ(t->publisher.spool_dir, "/var/spool/weir");
+  EXPECT_EQ(t->publisher.spool_max_bytes, int64_t{2} << 30);
+  EXPECT_EQ(t->publisher.dedup_ttl, std::chrono::minutes(10));
+  EXPECT_EQ(t->serve.listen, "0.0.0.0:9000");
+  EXPECT_EQ(t->serve.max_body_bytes, int64_t{16} << 20);
+  EXPECT_EQ(t->serve.token.value, "s3cr3t-from-env");
+  EXPECT_TRUE(t->serve.token.secret);
+
+  auto off = ParseTopology("publisher: {spool: off}\n", "weir.yaml");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->publisher.spool);
+}
+
 TEST(Topology, PlainSsl) {
   Topology t = LoadGood("security_plain.yaml");
   EXPECT_FALSE(t.cluster.embedded);

@@ -105,6 +105,12 @@ class Producer {
   int Poll(std::chrono::milliseconds timeout);
   // Records enqueued but not yet reported.
   int64_t InFlight() const;
+  // Fails every record still waiting in librdkafka's local queues (not yet
+  // sent to a broker) with _PURGE_QUEUE, without blocking; each gets its
+  // report as usual. Records already sent are left to finish. The Publisher
+  // uses this to take records back for its spool when the cluster stays
+  // unreachable.
+  void PurgeQueued();
   // Flushes (up to |timeout|) and stops. Records still unreported after the
   // timeout are reported as failed (_PURGE_QUEUE), never left silent.
   Status Close(std::chrono::milliseconds timeout = std::chrono::seconds(30));

@@ -252,9 +252,11 @@ class AvroValue {
 Result<std::string> EncodeBinary(const AvroSchema& schema, const AvroValue& value);
 
 struct AvroDecodeOptions {
-  int max_depth = 64;                    // nesting of records, arrays, maps, unions
-  int64_t max_items = int64_t{1} << 20;  // array and map entries in one datum
-  bool allow_trailing_bytes = false;     // else bytes after the datum are an error
+  int max_depth = 64;  // nesting of records, arrays, maps, unions
+  // Array and map entries in one datum; an entry that takes no bytes (null,
+  // an empty record, fixed(0)) counts once for every value it holds.
+  int64_t max_items = int64_t{1} << 20;
+  bool allow_trailing_bytes = false;  // else bytes after the datum are an error
 };
 
 // Decodes one datum of |schema| from |bytes|. Errors are Corruption and name

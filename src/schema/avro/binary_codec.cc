@@ -299,11 +299,15 @@ class Decoder {
         AvroArray a;
         int64_t index = 0;
         while (true) {
-          WEIR_ASSIGN_OR_RETURN(int64_t count, ReadBlockCount("array", MinSize(*node.items)));
+          // Items that take no bytes are bounded by the item budget alone, so
+          // each is charged for every value it decodes to.
+          const size_t min_item_size = MinSize(*node.items, 0);
+          WEIR_ASSIGN_OR_RETURN(int64_t count,
+                                ReadBlockCount("array", min_item_size,
+                                               min_item_size > 0 ? 1 : ValueCount(*node.items, 0)));
           if (count == 0) break;
           // Never reserve more than the input could plausibly hold.
-          a.items.reserve(a.items.size() +
-                          std::min(static_cast<size_t>(count), in_.size() - pos_ + 1));
+          ReserveMore(&a.items, std::min(static_cast<size_t>(count), in_.size() - pos_ + 1));
           for (int64_t i = 0; i < count; ++i, ++index) {
             path_.push_back({.index = index});
             WEIR_ASSIGN_OR_RETURN(AvroValue v, Decode(*node.items, depth + 1));
@@ -317,9 +321,9 @@ class Decoder {
         AvroMap m;
         while (true) {
           // Every entry has a key, which takes at least one byte.
-          WEIR_ASSIGN_OR_RETURN(int64_t count, ReadBlockCount("map", 1));
+          WEIR_ASSIGN_OR_RETURN(int64_t count, ReadBlockCount("map", 1, 1));
           if (count == 0) break;
-          m.entries.reserve(m.entries.size() + static_cast<size_t>(count));
+          ReserveMore(&m.entries, static_cast<size_t>(count));
           for (int64_t i = 0; i < count; ++i) {
             WEIR_ASSIGN_OR_RETURN(std::string_view key, ReadLengthPrefixed("map key"));
             m.entries.emplace_back(std::string(key), AvroValue());
@@ -335,24 +339,49 @@ class Decoder {
   }
 
  private:
-  // Smallest encoded size of a value of |node|: 0 only for null, empty
-  // records of such, and zero-size fixed.
-  static size_t MinSize(const AvroNode& node) {
+  // Nested records deeper than this are not examined by MinSize and
+  // ValueCount; their answers stay safe (0 bytes, 1 value).
+  static constexpr int kMaxSchemaWalk = 16;
+
+  // Smallest encoded size of a value of |node|, as 0 or 1: 0 only for null,
+  // zero-size fixed and records of such. A conservative answer of 0 is safe,
+  // it only disables a check.
+  static size_t MinSize(const AvroNode& node, int depth) {
     switch (node.type) {
       case AvroType::kNull:
         return 0;
       case AvroType::kFixed:
         return node.size > 0 ? 1 : 0;
       case AvroType::kRecord:
-        // Recursion through records is bounded by a required non-empty field;
-        // a conservative answer of 0 is safe, it only disables a check.
+        if (depth >= kMaxSchemaWalk) return 0;
         for (const AvroField& f : node.fields) {
-          if (f.type->type != AvroType::kRecord && MinSize(*f.type) > 0) return 1;
+          if (MinSize(*f.type, depth + 1) > 0) return 1;
         }
         return 0;
       default:
         return 1;
     }
+  }
+
+  // Number of values one datum of |node| decodes to, for a |node| whose
+  // datums take no bytes (MinSize 0): 1, plus the fields of records. Stops
+  // counting (and walking) past the item budget.
+  int64_t ValueCount(const AvroNode& node, int depth) const {
+    int64_t n = 1;
+    if (node.type != AvroType::kRecord || depth >= kMaxSchemaWalk) return n;
+    for (const AvroField& f : node.fields) {
+      if (n > options_.max_items) break;
+      n += ValueCount(*f.type, depth + 1);
+    }
+    return n;
+  }
+
+  // Grows |v| for |more| elements, geometrically, so that many small blocks
+  // cost linear time.
+  template <typename Vector>
+  static void ReserveMore(Vector* v, size_t more) {
+    const size_t needed = v->size() + more;
+    if (needed > v->capacity()) v->reserve(std::max(needed, 2 * v->capacity()));
   }
 
   Result<int64_t> ReadLong(std::string_view what) {
@@ -388,8 +417,10 @@ class Decoder {
 
   // Reads an array or map block header; returns the item count (0 at the end)
   // after checking it against the bytes left (for items of at least
-  // |min_item_size| bytes) and charging it to the item budget.
-  Result<int64_t> ReadBlockCount(std::string_view what, size_t min_item_size) {
+  // |min_item_size| bytes) and charging it, |values_per_item| times, to the
+  // item budget.
+  Result<int64_t> ReadBlockCount(std::string_view what, size_t min_item_size,
+                                 int64_t values_per_item) {
     size_t start = pos_;
     WEIR_ASSIGN_OR_RETURN(int64_t count, ReadLong("block count"));
     if (count < 0) {
@@ -412,12 +443,17 @@ class Decoder {
       return Error(
           fmt::format("{} block declares {} items, only {} bytes remain", what, count, remaining));
     }
-    if (count > options_.max_items - items_) {
+    if (count > (options_.max_items - items_) / values_per_item) {
       pos_ = start;
+      if (values_per_item > 1) {
+        return Error(fmt::format(
+            "block of {} items of {} values each exceeds the limit of {} items per datum", count,
+            values_per_item, options_.max_items));
+      }
       return Error(fmt::format("block of {} items exceeds the limit of {} items per datum", count,
                                options_.max_items));
     }
-    items_ += count;
+    items_ += count * values_per_item;
     return count;
   }
 

@@ -324,12 +324,35 @@ std::string BytesToCodePoints(std::string_view bytes) {
   return out;
 }
 
+// Well-formed UTF-8 only (RFC 3629): no overlong forms, no surrogates, nothing
+// above U+10FFFF. JSON output replaces anything else, which would change the
+// data silently.
 bool IsValidUtf8(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t n = 0;
+    unsigned char second_min = 0x80, second_max = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c == 0xe0) second_min = 0xa0;  // overlong
+      if (c == 0xed) second_max = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c == 0xf0) second_min = 0x90;  // overlong
+      if (c == 0xf4) second_max = 0x8f;  // above U+10FFFF
+    } else {
+      return false;  // a continuation byte, an overlong lead (c0, c1) or f5..ff
+    }
+    if (s.size() - i < n) return false;
+    auto second = static_cast<unsigned char>(s[i + 1]);
+    if (second < second_min || second > second_max) return false;
+    for (size_t k = 2; k < n; ++k) {
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
     }
     i += n;
@@ -690,6 +713,8 @@ class ToJson {
       case AvroType::kMap: {
         ordered_json out = ordered_json::object();
         for (const auto& [key, value] : v.get<AvroMap>().entries) {
+          // As for string values: JSON text would silently replace the bytes.
+          if (!IsValidUtf8(key)) return Error(path, "map key is not valid UTF-8");
           WEIR_ASSIGN_OR_RETURN(ordered_json item,
                                 Convert(*node.items, value, fmt::format("{}[\"{}\"]", path, key)));
           out[key] = std::move(item);
@@ -742,8 +767,13 @@ Result<AvroValue> JsonToValue(const AvroNode& node, const nlohmann::json& json, 
 
 Result<AvroValue> JsonToAvro(const AvroSchema& schema, std::string_view json_text,
                              AvroJsonMode mode) {
-  json j = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return Status::InvalidArgument("avro json: the datum is not valid JSON");
+  json j;
+  try {
+    j = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    return Status::InvalidArgument(
+        fmt::format("avro json: the datum is not valid JSON (at byte {}): {}", e.byte, e.what()));
+  }
   return avro_internal::JsonToValue(schema.root(), j, mode, false,
                                     avro_internal::PathRoot(schema.root()));
 }

@@ -1,4 +1,4 @@
-#include "broker/file_util.h"
+#include "common/file_util.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-namespace weir::broker {
+namespace weir {
 namespace {
 
 Status ErrnoError(std::string_view what, const std::filesystem::path& path, int err) {
@@ -56,4 +56,4 @@ Status WriteFileAtomically(const std::filesystem::path& path, std::string_view c
   return SyncDirectory(path.parent_path());
 }
 
-}  // namespace weir::broker
+}  // namespace weir
