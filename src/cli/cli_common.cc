@@ -1,8 +1,21 @@
 #include "cli/cli_common.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 namespace weir::cli {
+
+int OpenInputOrDie(const std::string& file) {
+  if (file == "-") return 0;
+  const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    throw CliError{kExitBadInput, fmt::format("--file {}: {}", file, std::strerror(errno))};
+  return fd;
+}
 
 Topology LoadTopologyOrDie(const GlobalOptions& g) {
   if (!g.config_given && !std::filesystem::exists(g.config_path)) {

@@ -34,6 +34,8 @@ struct CliError {
 // Loads weir.yaml (an empty topology when the default path does not exist
 // and --config was not given). Throws CliError on a bad file.
 Topology LoadTopologyOrDie(const GlobalOptions& g);
+// Opens |file| for reading ("-" is stdin, fd 0); throws CliError naming it.
+int OpenInputOrDie(const std::string& file);
 // Connects to the cluster of |topo|; throws CliError on failure.
 ops::ClusterConnection ConnectOrDie(const GlobalOptions& g, const Topology& topo,
                                     bool create_declared_topics = false);

@@ -67,13 +67,7 @@ void RunProduce(const GlobalOptions& g, const ProduceOptions& o) {
   lp.partition = Partition(o.partition);
   lp.delimiter = ParseDelimiterOrDie(o.delimiter);
 
-  int fd = 0;
-  if (o.file != "-") {
-    fd = open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw CliError{kExitBadInput, fmt::format("--file {}: {}", o.file, std::strerror(errno))};
-    }
-  }
+  const int fd = OpenInputOrDie(o.file);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
   auto res = ops::ProduceLines(conn.config, fd, lp);
   if (fd != 0) close(fd);

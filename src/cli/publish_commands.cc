@@ -210,13 +210,7 @@ void RunProduceEvents(const GlobalOptions& g, const ProduceEventsOptions& o) {
     throw CliError{kExitBadInput, fmt::format("--type {}: not an event type of {} (declared: {})",
                                               o.type, topo.path, known.empty() ? "none" : known)};
   }
-  int fd = 0;
-  if (o.file != "-") {
-    fd = open(o.file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw CliError{kExitBadInput, fmt::format("--file {}: {}", o.file, std::strerror(errno))};
-    }
-  }
+  const int fd = OpenInputOrDie(o.file);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
   std::unique_ptr<publish::Publisher> pub = OpenPublisherOrDie(topo, conn.config, o.spool_dir);
 

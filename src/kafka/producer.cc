@@ -157,7 +157,7 @@ Status Producer::Impl::Enqueue(const ProduceRequest& req, void* opaque) {
   vus[n].vtype = RD_KAFKA_VTYPE_PARTITION;
   vus[n++].u.i32 = req.partition.value();
   vus[n].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
-  vus[n++].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[n++].u.i = req.copy_value ? RD_KAFKA_MSG_F_COPY : 0;
   vus[n].vtype = RD_KAFKA_VTYPE_OPAQUE;
   vus[n++].u.ptr = opaque;
   if (req.key) {
@@ -346,8 +346,9 @@ int Producer::Poll(std::chrono::milliseconds timeout) {
 
 int64_t Producer::InFlight() const { return impl_->in_flight.load(); }
 
-void Producer::PurgeQueued() {
-  rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_NON_BLOCKING);
+void Producer::PurgeUndelivered() {
+  rd_kafka_purge(impl_->rk.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT |
+                                      RD_KAFKA_PURGE_F_NON_BLOCKING);
 }
 
 Status Producer::Close(std::chrono::milliseconds timeout) {

@@ -96,9 +96,11 @@ struct Pending {
   size_t slot = 0;                    // index in event->result.deliveries
   bool forwarded = false;             // read back from the spool
   Clock::time_point sent{};
-  // The intrusive list of records in librdkafka, oldest first.
-  Pending* prev = nullptr;
-  Pending* next = nullptr;
+  // Sent directly, then taken back: maybe older than records spooled since.
+  bool late = false;
+  // Set by the delivery thread once it is done with the record; the record
+  // is then freed by a thread holding send_mu (see Impl::sent).
+  std::atomic<bool> reported{false};
 };
 
 // Event ids seen within the TTL.
@@ -182,12 +184,15 @@ struct Publisher::Impl : kafka::DeliveryListener {
   bool stop_threads = false;  // GUARDED_BY(mu): watchdog and forwarder
   bool stop_writer = false;   // GUARDED_BY(mu): set once the producer is closed
   int64_t stored = 0;         // GUARDED_BY(mu): records in the spool
-  // The records in librdkafka, oldest first (for the watchdog), and their
-  // counts. Changed under list_mu; the counts are read anywhere, and who
-  // brings one to zero takes mu to notify.
-  mutable SpinLock list_mu;
-  Pending* oldest = nullptr;  // GUARDED_BY(list_mu)
-  Pending* newest = nullptr;  // GUARDED_BY(list_mu)
+  int64_t late_unstored = 0;  // GUARDED_BY(mu): late records not stored yet
+  // The records handed to librdkafka, in the order they were sent. The
+  // delivery thread only marks a record reported; whoever holds send_mu
+  // frees the reported records at the front, so the per-record path shares
+  // no lock with the delivery thread, and records are freed by the threads
+  // that allocated them. The watchdog reads the front's age.
+  std::deque<Pending*> sent;  // GUARDED_BY(send_mu)
+  // Records in librdkafka without a report; read anywhere, and who brings
+  // one to zero takes mu to notify.
   std::atomic<int64_t> outstanding{0};
   std::atomic<int64_t> outstanding_direct{0};  // of which not forwarded
   std::vector<Pending*> to_spool;              // GUARDED_BY(mu): the spool writer's queue
@@ -204,35 +209,32 @@ struct Publisher::Impl : kafka::DeliveryListener {
 
   // --- bookkeeping -----------------------------------------------------------
 
+  // Hands |p| to the sent queue (send_mu held).
   void Link(Pending* p) {
-    std::lock_guard<SpinLock> lock(list_mu);
-    p->prev = newest;
-    p->next = nullptr;
-    if (newest != nullptr) {
-      newest->next = p;
-    } else {
-      oldest = p;
-    }
-    newest = p;
+    ReapSent();
+    sent.push_back(p);
     ++outstanding;
     if (!p->forwarded) ++outstanding_direct;
   }
 
+  // Takes back |p|, the last record linked, whose send failed (send_mu held).
   void Unlink(Pending* p) {
-    std::lock_guard<SpinLock> lock(list_mu);
-    if (p->prev != nullptr) {
-      p->prev->next = p->next;
-    } else {
-      oldest = p->next;
-    }
-    if (p->next != nullptr) {
-      p->next->prev = p->prev;
-    } else {
-      newest = p->prev;
-    }
-    p->prev = p->next = nullptr;
-    --outstanding;
+    if (!sent.empty() && sent.back() == p) sent.pop_back();
+    Reported(p);
+  }
+
+  // Counts |p| as reported (any thread).
+  void Reported(Pending* p) {
     if (!p->forwarded) --outstanding_direct;
+    --outstanding;
+  }
+
+  // Frees the reported records at the front of the sent queue (send_mu held).
+  void ReapSent() {
+    while (!sent.empty() && sent.front()->reported.load(std::memory_order_acquire)) {
+      delete sent.front();
+      sent.pop_front();
+    }
   }
 
   bool Idle() const { return outstanding == 0 && to_spool.empty() && spool_writing == 0; }
@@ -240,8 +242,13 @@ struct Publisher::Impl : kafka::DeliveryListener {
   // The forwarder may start a round: nothing is in librdkafka, so every
   // record not stored yet is newer than every stored one; and there is
   // something stored, or nothing left to store (time to go direct).
+  //
+  // Records spooled by publishers are newer than everything stored; records
+  // taken back from librdkafka (late) may be older, so a round waits until
+  // they are stored too.
   bool ForwardReady() const {
-    return spooling && outstanding == 0 && (stored > 0 || (to_spool.empty() && spool_writing == 0));
+    return spooling && outstanding == 0 && late_unstored == 0 &&
+           (stored > 0 || (to_spool.empty() && spool_writing == 0));
   }
 
   // --- outcomes -------------------------------------------------------------
@@ -279,63 +286,67 @@ struct Publisher::Impl : kafka::DeliveryListener {
                   Offset offset, std::chrono::microseconds) override {
     auto* p = reinterpret_cast<Pending*>(static_cast<uintptr_t>(token));
     const bool spoolable = spool != nullptr && Spoolable(status);
+    // Whatever happens, |p| is marked reported last, after which this thread
+    // must not touch it: a publisher may free it at once.
     if (!p->forwarded && (status.ok() || !spoolable)) {
-      // The common case touches only the record list.
-      Unlink(p);
+      TopicDelivery d;
+      d.topic = std::string(topic);
+      d.partition = partition;
+      d.offset = offset;
+      d.status = status;
+      CompleteSlot(p->event, p->slot, std::move(d));
+      Reported(p);
+      p->reported.store(true, std::memory_order_release);
       if (outstanding.load() == 0 || spooling.load() || closing.load()) {
         std::lock_guard<std::mutex> lock(mu);
         cv.notify_all();
       }
-    } else {
-      std::lock_guard<std::mutex> lock(mu);
-      Unlink(p);
-      if (p->forwarded) {
-        if (status.ok()) {
-          forwarded_ok.push_back(p->rec.seq);
-        } else if (spoolable) {
-          ++forward_failed;
-        }
-      } else if (!status.ok() && spoolable) {
-        // From now on new records are spooled too, behind this one, so that
-        // no later record of the same key overtakes it.
-        if (!spooling) {
-          spdlog::warn(
-              "publisher: delivery to {} failed ({}); spooling to {} until the "
-              "cluster takes records again",
-              topic, status.kafka_error(), spool->dir());
-        }
-        spooling = true;
-        to_spool.push_back(p);
-        cv.notify_all();
-        return;  // the writer completes it
-      }
-      cv.notify_all();
-    }
-    std::unique_ptr<Pending> owned(p);
-    if (p->forwarded) {
-      if (!status.ok() && !spoolable) {
-        std::string reason =
-            fmt::format("forwarding to {} failed for good: {}", topic, status.ToString());
-        spdlog::error("publisher: spooled record {} ({}): {}; kept as a dead record in {}",
-                      p->rec.seq, p->rec.event_type, reason, spool->dir());
-        if (Status st = spool->MarkDead(p->rec.seq, reason); !st.ok()) {
-          spdlog::error("publisher: {}", st.ToString());
-        } else {
-          std::lock_guard<std::mutex> lock(mu);
-          --stored;
-          cv.notify_all();
-        }
-      } else if (status.ok()) {
-        n_forwarded.fetch_add(1, std::memory_order_relaxed);
-      }
       return;
     }
-    TopicDelivery d;
-    d.topic = std::string(topic);
-    d.partition = partition;
-    d.offset = offset;
-    d.status = status;
-    CompleteSlot(p->event, p->slot, std::move(d));
+    if (!p->forwarded) {
+      // From now on new records are spooled too, behind this one, so that no
+      // later record of the same key overtakes it. The writer completes the
+      // copy handed to it.
+      auto* copy = new Pending{p->rec, p->event, p->slot, false, p->sent, /*late=*/true};
+      std::lock_guard<std::mutex> lock(mu);
+      if (!spooling) {
+        spdlog::warn(
+            "publisher: delivery to {} failed ({}); spooling to {} until the cluster takes "
+            "records again",
+            topic, status.kafka_error(), spool->dir());
+      }
+      spooling = true;
+      ++late_unstored;
+      to_spool.push_back(copy);
+      Reported(p);
+      p->reported.store(true, std::memory_order_release);
+      cv.notify_all();
+      return;
+    }
+    // A forwarded spool record.
+    if (status.ok()) {
+      n_forwarded.fetch_add(1, std::memory_order_relaxed);
+    } else if (!spoolable) {
+      std::string reason =
+          fmt::format("forwarding to {} failed for good: {}", topic, status.ToString());
+      spdlog::error("publisher: spooled record {} ({}): {}; kept as a dead record in {}",
+                    p->rec.seq, p->rec.event_type, reason, spool->dir());
+      if (Status st = spool->MarkDead(p->rec.seq, reason); !st.ok()) {
+        spdlog::error("publisher: {}", st.ToString());
+      } else {
+        std::lock_guard<std::mutex> lock(mu);
+        --stored;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    if (status.ok()) {
+      forwarded_ok.push_back(p->rec.seq);
+    } else if (spoolable) {
+      ++forward_failed;
+    }
+    Reported(p);
+    p->reported.store(true, std::memory_order_release);
+    cv.notify_all();
   }
 
   // --- threads --------------------------------------------------------------
@@ -360,6 +371,8 @@ struct Publisher::Impl : kafka::DeliveryListener {
       }
       Status st = spool->Append(recs);
       if (!st.ok()) spdlog::error("publisher: {}", st.ToString());
+      int64_t late = 0;
+      for (Pending* p : batch) late += p->late ? 1 : 0;
       for (Pending* p : batch) {
         std::unique_ptr<Pending> owned(p);
         TopicDelivery d;
@@ -371,6 +384,7 @@ struct Publisher::Impl : kafka::DeliveryListener {
       lock.lock();
       spool_writing -= static_cast<int64_t>(batch.size());
       if (st.ok()) stored += static_cast<int64_t>(batch.size());
+      late_unstored -= late;
       cv.notify_all();
     }
   }
@@ -402,22 +416,28 @@ struct Publisher::Impl : kafka::DeliveryListener {
       }
       forwarded_ok.clear();
       forward_failed = 0;
-      size_t sent = 0;
+      size_t handed = 0;
       for (SpoolRecord& rec : *batch) {
         if (stop_threads) break;
         auto* p = new Pending{std::move(rec), nullptr, 0, true, Clock::now()};
-        Link(p);
-        lock.unlock();
-        Status st = SendRecord(p);
+        lock.unlock();  // send_mu is taken before mu, never after
+        Status st;
+        {
+          std::lock_guard<std::mutex> sending(send_mu);
+          Link(p);
+          st = SendRecord(p);
+          if (!st.ok()) {
+            Unlink(p);
+            delete p;
+          }
+        }
         lock.lock();
         if (!st.ok()) {
-          Unlink(p);
-          delete p;
           ++forward_failed;
           spdlog::warn("publisher: forwarding the spool: {}", st.ToString());
           break;
         }
-        ++sent;
+        ++handed;
       }
       cv.wait(lock, [&] { return outstanding == 0 || stop_threads; });
       if (outstanding != 0) return;  // closing: Close() removes what was delivered
@@ -435,7 +455,7 @@ struct Publisher::Impl : kafka::DeliveryListener {
         spdlog::warn(
             "publisher: forwarding the spool: {} of {} records not taken yet; "
             "retrying in {} ms",
-            sent - done.size(), batch->size(), backoff.count());
+            handed - done.size(), batch->size(), backoff.count());
         cv.wait_for(lock, backoff, [&] { return stop_threads; });
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(10));
       } else {
@@ -449,34 +469,34 @@ struct Publisher::Impl : kafka::DeliveryListener {
   void WatchdogLoop() {
     const auto tick = std::clamp<std::chrono::milliseconds>(
         delivery_timeout / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
-    std::unique_lock<std::mutex> lock(mu);
-    while (!stop_threads) {
-      cv.wait_for(lock, tick, [&] { return stop_threads; });
-      if (stop_threads) return;
-      bool overdue = false;
+    for (;;) {
       {
-        std::lock_guard<SpinLock> list(list_mu);
-        overdue = oldest != nullptr && Clock::now() - oldest->sent > delivery_timeout;
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, tick, [&] { return stop_threads; });
+        if (stop_threads) return;
       }
-      if (overdue && !spooling) {
-        // Switch while no publisher is between its check of |spooling| and
-        // its send: every record sent before the switch is in librdkafka
-        // when the purge below runs, every later one goes to the spool.
-        lock.unlock();
-        std::lock_guard<std::mutex> sending(send_mu);
-        lock.lock();
-        spooling = true;
-        spdlog::warn(
-            "publisher: a record waited more than {} ms (publisher.delivery_timeout); "
-            "spooling to {} until the cluster takes records again",
-            delivery_timeout.count(), spool->dir());
+      // Holding send_mu, no publisher is between its check of |spooling|
+      // and its send; holding mu, the forwarder cannot switch back to
+      // direct. So every record sent before a switch is in librdkafka when
+      // the purge runs, every later one goes to the spool, and no record
+      // sent directly after the spool emptied is purged by a stale decision.
+      std::lock_guard<std::mutex> sending(send_mu);
+      ReapSent();
+      const bool overdue = !sent.empty() && Clock::now() - sent.front()->sent > delivery_timeout;
+      std::lock_guard<std::mutex> lock(mu);
+      if (overdue) {
+        recovering = false;
+        if (!spooling) {
+          spooling = true;
+          spdlog::warn(
+              "publisher: a record waited more than {} ms (publisher.delivery_timeout); "
+              "spooling to {} until the cluster takes records again",
+              delivery_timeout.count(), spool->dir());
+          cv.notify_all();
+        }
       }
-      if (overdue) recovering = false;
-      if (overdue || (spooling && outstanding_direct > 0)) {
-        lock.unlock();
-        producer->PurgeQueued();
-        lock.lock();
-      }
+      // Non-blocking: the purged records' reports come on the poll thread.
+      if (overdue || (spooling && outstanding_direct.load() > 0)) producer->PurgeUndelivered();
     }
   }
 
@@ -497,6 +517,8 @@ struct Publisher::Impl : kafka::DeliveryListener {
     if (p->rec.value) req.value = *p->rec.value;
     req.headers = std::span<const HeaderView>(headers, n);
     req.timestamp_ms = p->rec.created_ms;
+    // The Pending owns the value until its report: librdkafka need not copy.
+    req.copy_value = false;
     return producer->SendWithToken(req, reinterpret_cast<uintptr_t>(p));
   }
 };
@@ -695,6 +717,14 @@ void Publisher::Enqueue(const std::string& event_type, const Route& route, Encod
     records.push_back(p);
   }
 
+  if (d.spooling.load() && d.recovering.load()) {
+    // While the spool drains, new records wait for it rather than grow it
+    // faster than it drains; after the delivery timeout they join it. The
+    // wait holds no send_mu: the forwarder needs it.
+    std::unique_lock<std::mutex> lock(d.mu);
+    d.cv.wait_for(lock, d.delivery_timeout,
+                  [&] { return !d.spooling || !d.recovering || d.closing; });
+  }
   std::unique_lock<std::mutex> send_lock(d.send_mu);
   for (size_t i = 0; i < records.size(); ++i) {
     Pending* p = records[i];
@@ -706,12 +736,6 @@ void Publisher::Enqueue(const std::string& event_type, const Route& route, Encod
       d.Link(p);
     } else if (!closing) {
       std::unique_lock<std::mutex> lock(d.mu);
-      // While the spool drains, new records wait for it rather than grow it
-      // faster than it drains; after the delivery timeout they join it.
-      if (d.spooling && d.recovering) {
-        d.cv.wait_for(lock, d.delivery_timeout,
-                      [&] { return !d.spooling || !d.recovering || d.closing; });
-      }
       closing = d.closing;
       if (!closing) {
         p->rec.seq = d.next_seq++;
@@ -755,6 +779,28 @@ void Publisher::Enqueue(const std::string& event_type, const Route& route, Encod
   }
 }
 
+namespace {
+
+// Calls submit(i, done) for every slot of |results| and waits until every
+// done() has stored its result.
+void CollectAll(std::vector<PublishResult>* results,
+                const std::function<void(size_t, PublishCallback)>& submit) {
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t left = results->size();
+  for (size_t i = 0; i < results->size(); ++i) {
+    submit(i, [&, i](PublishResult r) {
+      (*results)[i] = std::move(r);
+      std::lock_guard<std::mutex> lock(mu);
+      if (--left == 0) cv.notify_all();
+    });
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  cv.wait(lock, [&] { return left == 0; });
+}
+
+}  // namespace
+
 PublishResult Publisher::Publish(std::string_view event_type, std::string_view json) {
   std::promise<PublishResult> promise;
   std::future<PublishResult> future = promise.get_future();
@@ -789,32 +835,14 @@ std::vector<PublishResult> Publisher::PublishBatch(std::string_view event_type,
       }
       return results;
     }
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t left = events.size();
-    for (size_t i = 0; i < events.size(); ++i) {
-      Enqueue(it->first, it->second, std::move(encoded[i]), events[i], [&, i](PublishResult r) {
-        results[i] = std::move(r);
-        std::lock_guard<std::mutex> lock(mu);
-        if (--left == 0) cv.notify_all();
-      });
-    }
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return left == 0; });
+    CollectAll(&results, [&](size_t i, PublishCallback done) {
+      Enqueue(it->first, it->second, std::move(encoded[i]), events[i], std::move(done));
+    });
     return results;
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t left = events.size();
-  for (size_t i = 0; i < events.size(); ++i) {
-    PublishAsync(event_type, events[i], [&, i](PublishResult r) {
-      results[i] = std::move(r);
-      std::lock_guard<std::mutex> lock(mu);
-      if (--left == 0) cv.notify_all();
-    });
-  }
-  std::unique_lock<std::mutex> lock(mu);
-  cv.wait(lock, [&] { return left == 0; });
+  CollectAll(&results, [&](size_t i, PublishCallback done) {
+    PublishAsync(event_type, events[i], std::move(done));
+  });
   return results;
 }
 
@@ -869,7 +897,7 @@ Status Publisher::Close(std::chrono::milliseconds timeout) {
   // nothing sends to or purges a closed producer.
   if (d.forwarder_thread.joinable()) d.forwarder_thread.join();
   if (d.watchdog_thread.joinable()) d.watchdog_thread.join();
-  if (d.spool != nullptr) d.producer->PurgeQueued();
+  if (d.spool != nullptr) d.producer->PurgeUndelivered();
   // Every record still in librdkafka gets its report now: delivered, or
   // purged (then spooled, or failed when there is no spool).
   Status result = d.producer->Close(std::chrono::seconds(5));
@@ -881,6 +909,16 @@ Status Publisher::Close(std::chrono::milliseconds timeout) {
       d.cv.notify_all();
     }
     d.writer_thread.join();  // it stores its whole queue first
+  }
+  {
+    std::lock_guard<std::mutex> sending(d.send_mu);
+    d.ReapSent();
+    if (!d.sent.empty()) {
+      // librdkafka reports every record before its handle is destroyed; a
+      // record left here would be a bug. It is leaked rather than freed
+      // under a report that might still come.
+      spdlog::error("publisher: {} records got no delivery report", d.sent.size());
+    }
   }
   if (d.spool != nullptr) {
     // Forwarded records delivered in a round that closing interrupted.

@@ -127,7 +127,7 @@ TEST_P(RebalanceTest, LeaverCommitsOnRevokeAndTheStayerTakesOverWithNoGap) {
   const std::string topic = "rb-" + std::string(strategy == "range" ? "eager" : "coop");
   const std::string group = "g-" + topic;
   constexpr int kPartitions = 4;
-  constexpr int kPerPartition = 300;
+  constexpr int kPerPartition = 2000;  // enough that nobody finishes before both joined
 
   std::unique_ptr<MockCluster> mc;
   std::unique_ptr<broker::testing::TestBroker> tb;

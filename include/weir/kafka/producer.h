@@ -33,7 +33,7 @@
 namespace weir::kafka {
 
 // One record to produce. The views must stay valid for the duration of the
-// Send*() call only: librdkafka copies the bytes.
+// Send*() call only: librdkafka copies the bytes (unless copy_value is false).
 struct ProduceRequest {
   std::string_view topic;
   Partition partition = kAnyPartition;
@@ -41,6 +41,9 @@ struct ProduceRequest {
   std::optional<std::string_view> value;
   std::span<const HeaderView> headers;
   int64_t timestamp_ms = 0;  // 0 = now
+  // False: librdkafka does not copy the value; the caller keeps the value's
+  // bytes alive and unchanged until the record's report.
+  bool copy_value = true;
 };
 
 // The outcome of one record.
@@ -105,12 +108,12 @@ class Producer {
   int Poll(std::chrono::milliseconds timeout);
   // Records enqueued but not yet reported.
   int64_t InFlight() const;
-  // Fails every record still waiting in librdkafka's local queues (not yet
-  // sent to a broker) with _PURGE_QUEUE, without blocking; each gets its
-  // report as usual. Records already sent are left to finish. The Publisher
-  // uses this to take records back for its spool when the cluster stays
+  // Fails every record in librdkafka, queued (_PURGE_QUEUE) or in flight
+  // (_PURGE_INFLIGHT), without blocking; each gets its report as usual. A
+  // record in flight may still have reached the broker. The Publisher uses
+  // this to take records back for its spool when the cluster stays
   // unreachable.
-  void PurgeQueued();
+  void PurgeUndelivered();
   // Flushes (up to |timeout|) and stops. Records still unreported after the
   // timeout are reported as failed (_PURGE_QUEUE), never left silent.
   Status Close(std::chrono::milliseconds timeout = std::chrono::seconds(30));

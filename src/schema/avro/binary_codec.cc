@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "schema/avro/avro_internal.h"
+#include "schema/avro/wire_util.h"
 #include "weir/schema/avro.h"
 
 namespace weir::schema {
@@ -38,24 +39,9 @@ std::string FormatPath(const AvroNode& root, const std::vector<PathStep>& steps)
 
 // ----- Encoding.
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutLong(int64_t v, std::string* out) {
-  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
-}
-
-template <typename Bits>
-void PutLittleEndian(Bits bits, std::string* out) {
-  for (size_t i = 0; i < sizeof(Bits); ++i) {
-    out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-  }
-}
+using avro_internal::PutLittleEndian;
+using avro_internal::PutLong;
+using avro_internal::PutVarint;
 
 class Encoder {
  public:

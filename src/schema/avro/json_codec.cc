@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "schema/avro/avro_internal.h"
+#include "schema/avro/wire_util.h"
 #include "weir/schema/avro.h"
 
 namespace weir::schema {
@@ -360,16 +361,7 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    char c = s[i];
-    if (dash != (c == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
+using avro_internal::IsUuid;
 
 // ----- JSON to Avro.
 

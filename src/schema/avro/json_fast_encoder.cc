@@ -10,45 +10,21 @@
 #include <limits>
 #include <vector>
 
+#include "schema/avro/wire_util.h"
+
 namespace weir::schema {
 namespace {
 
 using simdjson::dom::element;
 using simdjson::dom::element_type;
 
-void PutVarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-void PutLong(int64_t v, std::string* out) {
-  PutVarint((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63), out);
-}
-
-template <typename Bits>
-void PutLittleEndian(Bits bits, std::string* out) {
-  for (size_t i = 0; i < sizeof(Bits); ++i) {
-    out->push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-  }
-}
+using avro_internal::IsUuid;
+using avro_internal::PutLittleEndian;
+using avro_internal::PutLong;
 
 void PutString(std::string_view s, std::string* out) {
   PutLong(static_cast<int64_t>(s.size()), out);
   out->append(s);
-}
-
-bool IsUuid(std::string_view s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    const char c = s[i];
-    if (dash != (c == '-')) return false;
-    if (!dash && !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
 }
 
 // True when the object has a key twice (nlohmann keeps the last, simdjson
