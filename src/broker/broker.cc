@@ -28,29 +28,21 @@
 #include "broker/group_coordinator.h"
 #include "broker/request_handler.h"
 #include "broker/topic_manager.h"
+#include "common/host_port.h"
 
 namespace weir::broker {
 namespace {
 
 // Splits "host:port"; the host may be empty (all interfaces) or [v6].
 Status ParseListen(const std::string& listen, std::string* host, uint16_t* port) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
+  if (listen.find(':') == std::string::npos) {
     return Status::InvalidArgument(
         fmt::format("listen address \"{}\" is not host:port (e.g. 127.0.0.1:9092)", listen));
   }
-  *host = listen.substr(0, colon);
-  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
-    *host = host->substr(1, host->size() - 2);
+  if (!SplitHostPort(listen, host, port)) {
+    return Status::InvalidArgument(fmt::format("listen address \"{}\": port \"{}\" is not 0-65535",
+                                               listen, listen.substr(listen.rfind(':') + 1)));
   }
-  std::string p = listen.substr(colon + 1);
-  char* end = nullptr;
-  long v = std::strtol(p.c_str(), &end, 10);
-  if (p.empty() || *end != '\0' || v < 0 || v > 65535) {
-    return Status::InvalidArgument(
-        fmt::format("listen address \"{}\": port \"{}\" is not 0-65535", listen, p));
-  }
-  *port = static_cast<uint16_t>(v);
   return Status::Ok();
 }
 

@@ -25,12 +25,7 @@ struct BrokerArgs {
 };
 
 void RunBroker(const BrokerArgs& a) {
-  // Block the stop signals before any thread starts, then wait for one.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
 
   broker::BrokerOptions o;
   o.data_dir = a.data_dir;
@@ -49,10 +44,7 @@ void RunBroker(const BrokerArgs& a) {
     throw CliError{code, b.status().ToString()};
   }
   std::cout << (*b)->bootstrap_servers() << std::endl;
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  std::cerr << fmt::format("weir broker: {} received, stopping\n",
-                           sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::cerr << fmt::format("weir broker: {} received, stopping\n", WaitForStopSignal(stop_signals));
   (*b)->Stop();
 }
 

@@ -9,6 +9,21 @@
 
 namespace weir::cli {
 
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+const char* WaitForStopSignal(const sigset_t& signals) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
 int OpenInputOrDie(const std::string& file) {
   if (file == "-") return 0;
   const int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);

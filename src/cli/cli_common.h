@@ -2,6 +2,8 @@
 // loading weir.yaml, connecting to the cluster, exit codes.
 #pragma once
 
+#include <signal.h>
+
 #include <string>
 #include <vector>
 
@@ -34,6 +36,13 @@ struct CliError {
 // Loads weir.yaml (an empty topology when the default path does not exist
 // and --config was not given). Throws CliError on a bad file.
 Topology LoadTopologyOrDie(const GlobalOptions& g);
+// For commands that run until SIGINT or SIGTERM: blocks both in the calling
+// thread — before any other thread starts, so that every thread inherits
+// the mask — and returns the set for WaitForStopSignal().
+sigset_t BlockStopSignals();
+// Waits for one of |signals| and returns its name ("SIGINT", "SIGTERM").
+const char* WaitForStopSignal(const sigset_t& signals);
+
 // Opens |file| for reading ("-" is stdin, fd 0); throws CliError naming it.
 int OpenInputOrDie(const std::string& file);
 // Connects to the cluster of |topo|; throws CliError on failure.

@@ -151,12 +151,7 @@ struct ServeOptions {
 
 void RunServe(const GlobalOptions& g, const ServeOptions& o) {
   Topology topo = LoadTopologyOrDie(g);
-  // Block the stop signals before any thread starts, then wait for one.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  const sigset_t stop_signals = BlockStopSignals();
 
   std::unique_ptr<registry::Registry> reg;
   if (!o.no_registry) {
@@ -182,10 +177,7 @@ void RunServe(const GlobalOptions& g, const ServeOptions& o) {
       pub ? "; ingest: POST /v1/events/{type}" : "",
       reg ? fmt::format("; schema registry ({}): /subjects", reg->Describe()) : std::string(),
       so.bearer_token.empty() ? "" : "; bearer token required");
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  std::cerr << fmt::format("weir serve: {} received; stopping\n",
-                           sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::cerr << fmt::format("weir serve: {} received; stopping\n", WaitForStopSignal(stop_signals));
   (*server)->Stop();
   if (pub) {
     Status st = pub->Close();
@@ -342,7 +334,7 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& g) {
       "serve",
       "Serve HTTP event ingest (POST /v1/events/{type}), the Confluent-compatible schema "
       "registry API and /healthz until SIGINT or SIGTERM. Prints http://HOST:PORT on stdout "
-      "once listening. Settings: the serve: section of weir.yaml (docs/ingest.md).");
+      "once listening. Settings: the serve: section of weir.yaml (docs/publisher.md).");
   cmd->add_option("--listen", o->listen,
                   "host:port to listen on (default serve.listen, 127.0.0.1:8080; port 0 picks a "
                   "free one)");

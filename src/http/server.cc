@@ -1,5 +1,5 @@
 // The HTTP server of `weir serve`; see weir/http/server.h for the routes and
-// docs/ingest.md for the request and response shapes.
+// docs/publisher.md ("HTTP ingest") for the request and response shapes.
 #include "weir/http/server.h"
 
 #include <fmt/format.h>
@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "common/host_port.h"
 #include "registry/rest_api.h"
 #include "weir/publish/publisher.h"
 
@@ -183,20 +184,10 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   auto impl = std::make_unique<Impl>();
   Impl& d = *impl;
   d.options = options;
-  const size_t colon = options.listen.rfind(':');
-  int port = -1;
-  if (colon != std::string::npos) {
-    std::string_view p = std::string_view(options.listen).substr(colon + 1);
-    auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-    if (ec != std::errc() || end != p.data() + p.size()) port = -1;
-  }
-  if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+  uint16_t port = 0;
+  if (!SplitHostPort(options.listen, &d.host, &port) || options.listen.rfind(':') == 0) {
     return Status::InvalidArgument(fmt::format(
         "invalid listen address \"{}\" (expected host:port, e.g. 127.0.0.1:8080)", options.listen));
-  }
-  d.host = options.listen.substr(0, colon);
-  if (d.host.size() > 2 && d.host.front() == '[' && d.host.back() == ']') {
-    d.host = d.host.substr(1, d.host.size() - 2);
   }
   httplib::Server& srv = d.server;
   srv.set_payload_max_length(static_cast<size_t>(options.max_body_bytes));

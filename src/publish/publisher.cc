@@ -616,29 +616,6 @@ bool Publisher::HasEventType(std::string_view event_type) const {
   return impl_->routes.find(event_type) != impl_->routes.end();
 }
 
-PublishResult Publisher::Check(std::string_view event_type, std::string_view json) const {
-  PublishResult r;
-  auto it = impl_->routes.find(event_type);
-  if (it == impl_->routes.end()) {
-    r.outcome = PublishOutcome::kRefused;
-    std::string known;
-    for (const auto& [name, route] : impl_->routes) known += (known.empty() ? "" : ", ") + name;
-    r.status = Status::NotFound(fmt::format("unknown event type \"{}\" (declared: {})", event_type,
-                                            known.empty() ? "none" : known));
-    return r;
-  }
-  EncodedEvent enc;
-  EventRefusal refusal;
-  if (!it->second.codec.Encode(json, &enc, &refusal)) {
-    r.outcome = PublishOutcome::kRefused;
-    r.status = std::move(refusal.status);
-    r.field_errors = std::move(refusal.fields);
-    return r;
-  }
-  r.outcome = PublishOutcome::kDelivered;  // would be published
-  return r;
-}
-
 namespace {
 
 PublishResult Refused(Status status, std::vector<FieldError> fields = {}) {
@@ -650,6 +627,24 @@ PublishResult Refused(Status status, std::vector<FieldError> fields = {}) {
 }
 
 }  // namespace
+
+PublishResult Publisher::Check(std::string_view event_type, std::string_view json) const {
+  auto it = impl_->routes.find(event_type);
+  if (it == impl_->routes.end()) {
+    std::string known;
+    for (const auto& [name, route] : impl_->routes) known += (known.empty() ? "" : ", ") + name;
+    return Refused(Status::NotFound(fmt::format("unknown event type \"{}\" (declared: {})",
+                                                event_type, known.empty() ? "none" : known)));
+  }
+  EncodedEvent enc;
+  EventRefusal refusal;
+  if (!it->second.codec.Encode(json, &enc, &refusal)) {
+    return Refused(std::move(refusal.status), std::move(refusal.fields));
+  }
+  PublishResult r;
+  r.outcome = PublishOutcome::kDelivered;  // would be published
+  return r;
+}
 
 void Publisher::PublishAsync(std::string_view event_type, std::string_view json,
                              PublishCallback done) {

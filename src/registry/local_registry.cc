@@ -194,6 +194,9 @@ class LocalRegistry final : public Registry {
   // |rec|'s live version |version| (or kLatestVersion).
   Result<VersionEntry> Resolve(const SubjectRecord& rec, int32_t version) const;
   Result<RegisteredSchema> ToRegistered(const SubjectRecord& rec, const VersionEntry& v);
+  // The live version of |rec| holding exactly |normalized|, if any.
+  Result<std::optional<RegisteredSchema>> FindLive(const SubjectRecord& rec,
+                                                   const Schema& normalized);
   Result<std::vector<Incompatibility>> Check(const SubjectRecord& rec, const Schema& candidate,
                                              int32_t version, CompatibilityLevel level);
 
@@ -461,6 +464,15 @@ Result<VersionEntry> LocalRegistry::Resolve(const SubjectRecord& rec, int32_t ve
       fmt::format("{}: subject '{}' has no version {}", Describe(), rec.subject, version));
 }
 
+Result<std::optional<RegisteredSchema>> LocalRegistry::FindLive(const SubjectRecord& rec,
+                                                                const Schema& normalized) {
+  for (const VersionEntry& v : rec.Live()) {
+    WEIR_ASSIGN_OR_RETURN(RegisteredSchema r, ToRegistered(rec, v));
+    if (r.schema.type == normalized.type && r.schema.text == normalized.text) return {std::move(r)};
+  }
+  return std::optional<RegisteredSchema>();
+}
+
 Result<RegisteredSchema> LocalRegistry::ToRegistered(const SubjectRecord& rec,
                                                      const VersionEntry& v) {
   auto stored = ReadSchema(v.id);
@@ -539,10 +551,8 @@ Result<RegisteredSchema> LocalRegistry::Register(std::string_view subject, const
     return normalized.status().WithContext(fmt::format("subject '{}'", subject));
   WEIR_ASSIGN_OR_RETURN(FolderLock lock, Lock(/*exclusive=*/true));
   WEIR_ASSIGN_OR_RETURN(SubjectRecord rec, ReadSubject(subject));
-  for (const VersionEntry& v : rec.Live()) {
-    WEIR_ASSIGN_OR_RETURN(RegisteredSchema r, ToRegistered(rec, v));
-    if (r.schema.type == normalized->type && r.schema.text == normalized->text) return r;
-  }
+  WEIR_ASSIGN_OR_RETURN(std::optional<RegisteredSchema> existing, FindLive(rec, *normalized));
+  if (existing) return std::move(*existing);
   WEIR_ASSIGN_OR_RETURN(CompatibilityLevel level, LevelOf(rec));
   WEIR_ASSIGN_OR_RETURN(std::vector<Incompatibility> problems,
                         Check(rec, *normalized, kAllVersions, level));
@@ -567,12 +577,9 @@ Result<RegisteredSchema> LocalRegistry::LookUp(std::string_view subject, const S
     return normalized.status().WithContext(fmt::format("subject '{}'", subject));
   WEIR_ASSIGN_OR_RETURN(FolderLock lock, Lock(/*exclusive=*/false));
   WEIR_ASSIGN_OR_RETURN(SubjectRecord rec, ReadSubject(subject));
-  std::vector<VersionEntry> live = rec.Live();
-  if (live.empty()) return SubjectNotFound(subject);
-  for (const VersionEntry& v : live) {
-    WEIR_ASSIGN_OR_RETURN(RegisteredSchema r, ToRegistered(rec, v));
-    if (r.schema.type == normalized->type && r.schema.text == normalized->text) return r;
-  }
+  if (rec.Live().empty()) return SubjectNotFound(subject);
+  WEIR_ASSIGN_OR_RETURN(std::optional<RegisteredSchema> existing, FindLive(rec, *normalized));
+  if (existing) return std::move(*existing);
   return Status::NotFound(
       fmt::format("{}: subject '{}' holds no version with this schema", Describe(), subject));
 }

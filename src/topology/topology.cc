@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/host_port.h"
 #include "topology/env_substitution.h"
 #include "topology/yaml_reader.h"
 
@@ -226,14 +227,9 @@ class Loader {
 
   // True when |s| is host:port with a port in 0..65535; otherwise an error.
   bool CheckListen(const MapEntry& e, const std::string& s, std::string_view example) {
-    size_t colon = s.rfind(':');
-    int port = -1;
-    if (colon != std::string::npos && colon + 1 < s.size()) {
-      std::string_view p = std::string_view(s).substr(colon + 1);
-      auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
-      if (ec != std::errc() || end != p.data() + p.size()) port = -1;
-    }
-    if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+    std::string host;
+    uint16_t port = 0;
+    if (!SplitHostPort(s, &host, &port) || s.rfind(':') == 0) {
       r_.Error(e.value, e.path,
                fmt::format("invalid listen address \"{}\" (expected host:port, e.g. "
                            "{}; port 0 picks a free port)",

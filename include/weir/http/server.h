@@ -11,7 +11,7 @@
 //                            limit; 401 without the bearer token when one is
 //                            configured; 503 when events could not be
 //                            delivered nor spooled (the failed lines are
-//                            named; retry them). docs/ingest.md has the shapes.
+//                            named; retry them). docs/publisher.md has the shapes.
 //   GET  /healthz            200 {"status": "ok", ...}; never needs a token.
 //   the registry API         /subjects, /schemas, /config, /compatibility
 //                            (registry/rest_api.h), when a registry is given.
