@@ -106,9 +106,11 @@ enum class ErrorClass : uint8_t {
   kUnknown,
 };
 std::string_view ErrorClassName(ErrorClass c);  // "SCHEMA_VALIDATION", ...
+// The class named by ErrorClassName(), or nullopt.
+std::optional<ErrorClass> ParseErrorClass(std::string_view name);
 
 struct RetryPolicy {
-  int immediate_attempts = 0;  // retries with no delay before backing off
+  int immediate_attempts = 0;  // retries at the fixed initial_backoff before it grows
   int max_attempts = 1;        // total attempts including the first (1 = no retry)
   std::chrono::milliseconds initial_backoff{0};
   std::chrono::milliseconds max_backoff{0};

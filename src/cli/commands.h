@@ -16,5 +16,6 @@ void RegisterBrokerCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterSpoolCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterServeCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterSchemaCommands(CLI::App& app, const GlobalOptions& g);
+void RegisterDlqCommands(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weir::cli

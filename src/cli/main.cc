@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   RegisterSpoolCommands(app, g);
   RegisterServeCommand(app, g);
   RegisterSchemaCommands(app, g);
+  RegisterDlqCommands(app, g);
 
   try {
     app.parse(argc, argv);

@@ -441,6 +441,38 @@ Result<std::vector<TopicPartitionOffset>> Admin::CommittedOffsets(
   return internal::FromListOffsets(offsets);
 }
 
+Result<std::vector<DeleteRecordsResult>> Admin::DeleteRecords(
+    const std::vector<TopicPartitionOffset>& before, std::chrono::milliseconds timeout) {
+  if (before.empty()) return std::vector<DeleteRecordsResult>{};
+  internal::TopicPartitionListPtr list = internal::ToList(before);
+  rd_kafka_DeleteRecords_t* req = rd_kafka_DeleteRecords_new(list.get());
+  auto ev = impl_->Run(RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout, true, false, "delete records",
+                       [&](rd_kafka_AdminOptions_t* o, rd_kafka_queue_t* q) {
+                         rd_kafka_DeleteRecords(impl_->rk.get(), &req, 1, o, q);
+                       });
+  rd_kafka_DeleteRecords_destroy(req);
+  if (!ev.ok()) return ev.status();
+  const rd_kafka_DeleteRecords_result_t* res = rd_kafka_event_DeleteRecords_result(ev->get());
+  if (res == nullptr) return Status::Internal("delete records: unexpected result event");
+  const rd_kafka_topic_partition_list_t* offsets = rd_kafka_DeleteRecords_result_offsets(res);
+  std::vector<DeleteRecordsResult> out;
+  for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = offsets->elems[i];
+    DeleteRecordsResult r;
+    r.partition = TopicPartition{e.topic, Partition(e.partition)};
+    if (e.err) {
+      r.status = ErrorStatus(e.err, fmt::format("delete records of {} [{}]", e.topic, e.partition));
+    } else {
+      r.low_watermark = Offset(e.offset);
+    }
+    out.push_back(std::move(r));
+  }
+  std::sort(out.begin(), out.end(), [](const DeleteRecordsResult& a, const DeleteRecordsResult& b) {
+    return a.partition < b.partition;
+  });
+  return out;
+}
+
 Result<std::pair<Offset, Offset>> Admin::ListOffsets(const TopicPartition& tp,
                                                      std::chrono::milliseconds timeout) {
   int64_t low = -1;

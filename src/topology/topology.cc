@@ -92,14 +92,6 @@ std::optional<CleanupPolicy> ParseCleanupPolicy(std::string text) {
   return std::nullopt;
 }
 
-std::optional<ErrorClass> ParseErrorClass(std::string_view text) {
-  for (ErrorClass c : {ErrorClass::kSchemaValidation, ErrorClass::kProcessingFailure,
-                       ErrorClass::kTimeout, ErrorClass::kBusinessLogic, ErrorClass::kUnknown}) {
-    if (text == ErrorClassName(c)) return c;
-  }
-  return std::nullopt;
-}
-
 // A reference from one section to a topic, checked once all topics are read.
 struct TopicRef {
   std::string topic;
@@ -161,6 +153,7 @@ class Loader {
       }
     }
     CheckTopicRefs(topo);
+    CheckDualSubscribe(topo);
     if (!r_.ok()) return Status::InvalidArgument(r_.ErrorText());
     return topo;
   }
@@ -918,6 +911,30 @@ class Loader {
         message += fmt::format(" (did you mean \"{}\"?)", s);
       }
       r_.Error(ref.where, ref.path, message);
+    }
+  }
+
+  // A group that reads an event type's topic and its mirror_topic (the
+  // dual-subscribe step of a migration) would handle every event twice
+  // without de-duplication.
+  void CheckDualSubscribe(const Topology& topo) {
+    for (const ConsumerGroupSpec& g : topo.consumer_groups) {
+      if (g.dedup) continue;
+      auto reads = [&g](const std::string& t) {
+        return std::find(g.topics.begin(), g.topics.end(), t) != g.topics.end();
+      };
+      for (const EventTypeSpec& e : topo.event_types) {
+        if (e.mirror_topic.empty() || !reads(e.mirror_topic)) continue;
+        for (const std::string& t : e.topics) {
+          if (!reads(t)) continue;
+          r_.Error(g.where, JoinPath(JoinPath("consumer_groups", g.name), "topics"),
+                   fmt::format("reads both {} and its mirror {} (event type {}) without "
+                               "`dedup:`, so every dual-published event would be handled twice; "
+                               "add dedup: {{fields: [{}]}}",
+                               t, e.mirror_topic, e.name,
+                               e.id_field.empty() ? "<the event id field>" : e.id_field));
+        }
+      }
     }
   }
 

@@ -136,6 +136,14 @@ std::string_view ErrorClassName(ErrorClass c) {
   return "UNKNOWN";
 }
 
+std::optional<ErrorClass> ParseErrorClass(std::string_view name) {
+  for (ErrorClass c : {ErrorClass::kSchemaValidation, ErrorClass::kProcessingFailure,
+                       ErrorClass::kTimeout, ErrorClass::kBusinessLogic, ErrorClass::kUnknown}) {
+    if (name == ErrorClassName(c)) return c;
+  }
+  return std::nullopt;
+}
+
 std::string_view OrderingName(Ordering o) {
   switch (o) {
     case Ordering::kPartition:

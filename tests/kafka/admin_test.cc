@@ -1,10 +1,13 @@
 // Admin against the mock cluster: what the mock serves (metadata, watermarks,
 // committed offsets) works; what it does not (topic admin, configs, group
-// listing) fails cleanly with a clear Status, within the timeout.
+// listing, DeleteRecords) fails cleanly with a clear Status, within the
+// timeout. DeleteRecords is also run against the embedded broker, which
+// serves it.
 #include "weir/kafka/admin.h"
 
 #include <gtest/gtest.h>
 
+#include "broker/broker_test_util.h"
 #include "kafka/kafka_test_util.h"
 
 namespace weir::kafka {
@@ -114,6 +117,14 @@ TEST_P(AdminMockLacksTest, FailsCleanlyAndTheClientStaysUsable) {
                        "AlterConfigs");
   } else if (api == "ListGroups") {
     ExpectCleanFailure(admin.ListGroups(timeout).status(), "ListGroups");
+  } else if (api == "DeleteRecords") {
+    auto deleted = admin.DeleteRecords({{"adm", Partition(0), kOffsetEnd, {}}}, timeout);
+    if (deleted.ok()) {
+      ASSERT_EQ(deleted->size(), 1u);
+      ExpectCleanFailure(deleted->at(0).status, "DeleteRecords item");
+    } else {
+      ExpectCleanFailure(deleted.status(), "DeleteRecords");
+    }
   }
   // Not DescribeGroups: against the mock it wedges librdkafka 2.0.2's
   // connection and then its rd_kafka_destroy(). It is exercised against the
@@ -126,8 +137,72 @@ TEST_P(AdminMockLacksTest, FailsCleanlyAndTheClientStaysUsable) {
 
 INSTANTIATE_TEST_SUITE_P(Apis, AdminMockLacksTest,
                          ::testing::Values("CreateTopics", "DeleteTopics", "CreatePartitions",
-                                           "DescribeConfigs", "AlterConfigs", "ListGroups"),
+                                           "DescribeConfigs", "AlterConfigs", "ListGroups",
+                                           "DeleteRecords"),
                          [](const auto& param_info) { return param_info.param; });
+
+TEST(AdminTest, DeleteRecordsMovesTheLowWatermarksOfTheEmbeddedBroker) {
+  broker::testing::TestBroker tb;
+  tb.CreateTopic("dr", 3);
+  auto producer = MakeProducer(tb.Config());
+  ASSERT_TRUE(producer);
+  ProduceAll(*producer, "dr", Partition(0), {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"});
+  ProduceAll(*producer, "dr", Partition(1), {"a", "b", "c"});
+  auto admin = tb.MakeAdmin();
+  ASSERT_TRUE(admin);
+
+  // Listed out of order: the results come back sorted by partition.
+  auto deleted = admin->DeleteRecords(
+      {{"dr", Partition(1), kOffsetEnd, {}}, {"dr", Partition(0), Offset(4), {}}}, seconds(10));
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(deleted->size(), 2u);
+  EXPECT_EQ(deleted->at(0).partition, (TopicPartition{"dr", Partition(0)}));
+  EXPECT_TRUE(deleted->at(0).status.ok()) << deleted->at(0).status.ToString();
+  EXPECT_EQ(deleted->at(0).low_watermark, Offset(4));
+  EXPECT_EQ(deleted->at(1).partition, (TopicPartition{"dr", Partition(1)}));
+  EXPECT_TRUE(deleted->at(1).status.ok()) << deleted->at(1).status.ToString();
+  EXPECT_EQ(deleted->at(1).low_watermark, Offset(3));  // everything: up to the high watermark
+
+  auto wm = admin->ListOffsets({"dr", Partition(0)}, seconds(10));
+  ASSERT_TRUE(wm.ok()) << wm.status().ToString();
+  EXPECT_EQ(wm->first, Offset(4));
+  EXPECT_EQ(wm->second, Offset(10));
+  // A consumer from the beginning starts at the new low watermark.
+  auto consumer = MakeConsumer(tb.ConsumerConfig());
+  ASSERT_TRUE(consumer);
+  ASSERT_TRUE(consumer->Assign({{"dr", Partition(0), kOffsetBeginning, {}}}).ok());
+  std::vector<Record> records = PollCount(*consumer, 6);
+  ASSERT_EQ(records.size(), 6u);
+  EXPECT_EQ(records.front().offset(), Offset(4));
+  EXPECT_EQ(ValueOf(records.front()), "4");
+  records.clear();
+
+  // Deleting below the low watermark changes nothing and succeeds.
+  deleted = admin->DeleteRecords({{"dr", Partition(0), Offset(2), {}}}, seconds(10));
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(deleted->size(), 1u);
+  EXPECT_TRUE(deleted->at(0).status.ok()) << deleted->at(0).status.ToString();
+  EXPECT_EQ(deleted->at(0).low_watermark, Offset(4));
+
+  // Each failing partition fails alone, named; the others are deleted.
+  deleted = admin->DeleteRecords({{"dr", Partition(0), Offset(11), {}},
+                                  {"dr", Partition(2), kOffsetEnd, {}},
+                                  {"dr", Partition(7), Offset(1), {}}},
+                                 seconds(10));
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(deleted->size(), 3u);
+  EXPECT_EQ(deleted->at(0).status.kafka_error(), "OFFSET_OUT_OF_RANGE")
+      << deleted->at(0).status.ToString();
+  EXPECT_NE(deleted->at(0).status.message().find("dr [0]"), std::string::npos)
+      << deleted->at(0).status.ToString();
+  EXPECT_EQ(deleted->at(0).low_watermark, kOffsetInvalid);
+  EXPECT_TRUE(deleted->at(1).status.ok()) << deleted->at(1).status.ToString();
+  EXPECT_EQ(deleted->at(1).low_watermark, Offset(0));  // an empty partition
+  EXPECT_FALSE(deleted->at(2).status.ok());
+  EXPECT_NE(deleted->at(2).status.message().find("dr [7]"), std::string::npos)
+      << deleted->at(2).status.ToString();
+  ASSERT_TRUE(consumer->Close().ok());
+}
 
 TEST(AdminTest, UnreachableClusterTimesOut) {
   ClientConfig cfg;

@@ -97,6 +97,15 @@ struct ItemResult {
   Status status;
 };
 
+// The outcome of DeleteRecords for one partition.
+struct DeleteRecordsResult {
+  TopicPartition partition;
+  // The partition's low watermark after the deletion: its first offset still
+  // readable. kOffsetInvalid when |status| is not OK.
+  Offset low_watermark = kOffsetInvalid;
+  Status status;  // names the topic and partition when not OK
+};
+
 class Admin {
  public:
   static Result<std::unique_ptr<Admin>> Create(ClientConfig config);
@@ -131,6 +140,17 @@ class Admin {
   Result<std::vector<TopicPartitionOffset>> CommittedOffsets(
       const std::string& group, const std::vector<TopicPartition>& partitions,
       std::chrono::milliseconds timeout);
+
+  // Deletes, in each partition of |before|, every record below the given
+  // offset (exclusive); kOffsetEnd deletes up to the high watermark. One
+  // result per partition, sorted by topic and partition: a partition that
+  // does not exist, or an offset beyond its high watermark
+  // (OFFSET_OUT_OF_RANGE), fails alone. A failure of the whole request (the
+  // cluster unreachable, a partition named twice) is the returned Status.
+  // Needs a broker with DeleteRecords (Kafka 0.11+, the embedded broker);
+  // librdkafka 2.0.2's mock cluster lacks it.
+  Result<std::vector<DeleteRecordsResult>> DeleteRecords(
+      const std::vector<TopicPartitionOffset>& before, std::chrono::milliseconds timeout);
 
   // Low and high watermarks of one partition.
   Result<std::pair<Offset, Offset>> ListOffsets(const TopicPartition& tp,

@@ -20,7 +20,4 @@ namespace weir::ops {
 
 std::string RecordToJson(const Record& record);
 
-// Standard base64 (RFC 4648, with padding).
-std::string Base64Encode(std::string_view bytes);
-
 }  // namespace weir::ops
