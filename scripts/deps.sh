@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema python3-requests
   clang-format
+  # Prometheus: promtool checks /metrics output and alert rules; the server
+  # scrapes a running pipeline in the observability tests.
+  prometheus
   # scripts/fuzz.sh: clang-14 with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable reports.
   clang libclang-rt-14-dev llvm-14

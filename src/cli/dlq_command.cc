@@ -1,8 +1,7 @@
 // `weir dlq list|show|stats|replay|purge`: the dead letters of DLQ topics
-// (docs/dlq.md). Every command reads the DLQ partitions directly, without a
-// consumer group and without committing, from their low watermarks up to the
-// high watermarks they had when the command started, so it ends, and a
-// replay into the DLQ topic itself never reads its own output.
+// (docs/dlq.md). Reading, filtering, counting, replaying and purging are
+// ops::DlqClient's (weir/ops/dlq.h); this file parses the arguments, turns
+// failures into exit codes and prints.
 #include <fmt/format.h>
 #include <simdjson.h>
 
@@ -10,20 +9,14 @@
 #include <charconv>
 #include <chrono>
 #include <filesystem>
-#include <functional>
-#include <future>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
 
 #include "cli/commands.h"
 #include "weir/consume/dead_letter.h"
-#include "weir/kafka/admin.h"
-#include "weir/kafka/consumer.h"
-#include "weir/kafka/producer.h"
+#include "weir/ops/dlq.h"
 #include "weir/registry/registry.h"
 #include "weir/schema/avro.h"
 
@@ -32,13 +25,8 @@ namespace {
 
 using consume::DeadLetter;
 using nlohmann::ordered_json;
+using ops::DlqEntry;
 using std::chrono::milliseconds;
-
-constexpr milliseconds kAdminTimeout{10000};
-// How long a read waits without any record before it gives up on the
-// partitions it has not read to their end (a transaction marker or a
-// compacted tail can leave the last offsets without a record).
-constexpr milliseconds kIdleLimit{30000};
 
 constexpr const char* kErrorTypes =
     "SCHEMA_VALIDATION, PROCESSING_FAILURE, TIMEOUT, BUSINESS_LOGIC or UNKNOWN";
@@ -76,27 +64,6 @@ int64_t NowMs() {
 
 // --- Arguments --------------------------------------------------------------
 
-// Which dead letters a command works on.
-struct Filter {
-  std::set<ErrorClass> error_types;
-  std::set<std::string> topics;
-  std::set<std::string> groups;
-  std::set<std::string> keys;
-  std::optional<int64_t> since_ms;
-  std::optional<int64_t> until_ms;
-  int64_t limit = -1;
-
-  bool Matches(const DeadLetter& dl) const {
-    if (!error_types.empty() && error_types.count(dl.error_type) == 0) return false;
-    if (!topics.empty() && topics.count(dl.original_topic) == 0) return false;
-    if (!groups.empty() && groups.count(dl.consumer_group) == 0) return false;
-    if (!keys.empty() && (!dl.key || keys.count(*dl.key) == 0)) return false;
-    if (since_ms && dl.timestamp_ms < *since_ms) return false;
-    if (until_ms && dl.timestamp_ms > *until_ms) return false;
-    return true;
-  }
-};
-
 // An ISO-8601 time, or a duration back from now ("2h").
 int64_t ParseTimeOrDie(const char* option, const std::string& text, int64_t now_ms) {
   if (auto ms = consume::ParseDlqTimestamp(text)) return *ms;
@@ -107,15 +74,15 @@ int64_t ParseTimeOrDie(const char* option, const std::string& text, int64_t now_
                              option, text)};
 }
 
-Filter ParseFilterOrDie(const DlqOptions& o) {
-  Filter f;
+ops::DlqFilter ParseFilterOrDie(const DlqOptions& o) {
+  ops::DlqFilter f;
   for (const std::string& t : o.error_types) {
     std::optional<ErrorClass> c = ParseErrorClass(t);
     if (!c)
       throw CliError{kExitBadInput, fmt::format("--error-type {}: expected {}", t, kErrorTypes)};
     f.error_types.insert(*c);
   }
-  f.topics.insert(o.topics.begin(), o.topics.end());
+  f.original_topics.insert(o.topics.begin(), o.topics.end());
   f.groups.insert(o.groups.begin(), o.groups.end());
   f.keys.insert(o.keys.begin(), o.keys.end());
   const int64_t now = NowMs();
@@ -224,199 +191,60 @@ std::string Indent(const std::string& text) {
   return out;
 }
 
-// --- Reading the DLQ ----------------------------------------------------------
+// --- Reaching the DLQ ----------------------------------------------------------
 
-// One DLQ partition: where reading starts and the high watermark at start.
-struct PartitionRead {
-  TopicPartition tp;
-  Offset start = kOffsetBeginning;
-  int64_t low = 0;
-  int64_t high = 0;
-  int64_t first_read = -1;
-  int64_t last_read = -1;
-  bool done = false;
-
-  // The offset the next record should have.
-  int64_t NextOffset() const {
-    if (last_read >= 0) return last_read + 1;
-    return start == kOffsetBeginning ? low : start.value();
-  }
-};
-
-std::unique_ptr<kafka::Admin> AdminOrDie(const ops::ClusterConnection& conn) {
-  auto admin = kafka::Admin::Create(conn.config);
-  if (!admin.ok()) throw CliError{kExitBadInput, admin.status().ToString()};
-  return std::move(admin).value();
+std::unique_ptr<ops::DlqClient> OpenDlqOrDie(const ops::ClusterConnection& conn) {
+  auto client = ops::DlqClient::Open(conn.config);
+  if (!client.ok()) throw CliError{kExitBadInput, client.status().ToString()};
+  return std::move(client).value();
 }
 
-// The metadata of every DLQ topic; a missing one is an error (a bad --dlq,
-// or a weir.yaml DLQ the cluster lacks).
-std::map<std::string, kafka::TopicInfo> DlqMetadataOrDie(kafka::Admin& admin,
-                                                         const std::vector<std::string>& topics,
-                                                         bool from_option) {
-  auto md = admin.Metadata(kAdminTimeout);
-  if (!md.ok()) throw CliError{kExitFailed, md.status().ToString()};
-  std::map<std::string, kafka::TopicInfo> out;
+// A failure of the cluster or the client: exit 2 when the client could not
+// even be made from the configuration (a bad -X property), else 1.
+[[noreturn]] void DieOf(const Status& s) {
+  throw CliError{s.code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitFailed,
+                 s.ToString()};
+}
+
+// The number of partitions of |topic|, which the cluster must have.
+int32_t PartitionCountOrDie(ops::DlqClient& client, const std::string& topic) {
+  auto count = client.PartitionCount(topic);
+  if (!count.ok()) throw CliError{kExitFailed, count.status().ToString()};
+  return *count;
+}
+
+// Every DLQ topic must exist: a missing one is a bad --dlq, or a weir.yaml
+// DLQ the cluster lacks.
+void CheckDlqTopicsOrDie(ops::DlqClient& client, const std::vector<std::string>& topics,
+                         bool from_option) {
   for (const std::string& t : topics) {
-    const kafka::TopicInfo* info = md->FindTopic(t);
-    if (info == nullptr || info->partitions.empty()) {
-      if (from_option) {
-        throw CliError{kExitBadInput, fmt::format("--dlq {}: the topic does not exist", t)};
-      }
-      throw CliError{kExitFailed, fmt::format("DLQ topic {} does not exist on the cluster", t)};
+    if (PartitionCountOrDie(client, t) > 0) continue;
+    if (from_option) {
+      throw CliError{kExitBadInput, fmt::format("--dlq {}: the topic does not exist", t)};
     }
-    out.emplace(t, *info);
+    throw CliError{kExitFailed, fmt::format("DLQ topic {} does not exist on the cluster", t)};
   }
-  return out;
 }
-
-// Reads DLQ partitions with a consumer outside any group.
-class DlqReader {
- public:
-  explicit DlqReader(const kafka::ClientConfig& config) {
-    auto consumer = kafka::Consumer::Create(config, kafka::ConsumerOptions{});
-    if (!consumer.ok()) throw CliError{kExitBadInput, consumer.status().ToString()};
-    consumer_ = std::move(consumer).value();
-  }
-  ~DlqReader() { (void)consumer_->Close(); }
-  DlqReader(const DlqReader&) = delete;
-  DlqReader& operator=(const DlqReader&) = delete;
-
-  // Adds every partition of |topic| from its beginning.
-  void AddTopic(const kafka::TopicInfo& topic) {
-    for (const kafka::PartitionInfo& p : topic.partitions) {
-      AddPartition(TopicPartition{topic.name, p.id}, kOffsetBeginning);
-    }
-  }
-  // Adds one partition from |start|, snapshotting its watermarks, and
-  // returns a copy of what it noted.
-  PartitionRead AddPartition(const TopicPartition& tp, Offset start) {
-    auto wm = consumer_->QueryWatermarks(tp, kAdminTimeout);
-    if (!wm.ok()) throw CliError{kExitFailed, wm.status().ToString()};
-    PartitionRead& p = parts_.emplace_back();
-    p.tp = tp;
-    p.start = start;
-    p.low = wm->low.value();
-    p.high = wm->high.value();
-    p.done = p.NextOffset() >= p.high;
-    return p;
-  }
-
-  // Calls |visit| for each record below the snapshot high watermarks, in
-  // offset order per partition, until every partition is read or |visit|
-  // returns false. Records are valid during the call only.
-  void Read(const std::function<bool(const Record&)>& visit) {
-    std::vector<TopicPartitionOffset> assignment;
-    for (const PartitionRead& p : parts_) {
-      if (!p.done) assignment.push_back({p.tp.topic, p.tp.partition, p.start, {}});
-    }
-    if (assignment.empty()) return;
-    Status s = consumer_->Assign(assignment);
-    if (!s.ok()) throw CliError{kExitFailed, s.ToString()};
-    auto last_record = std::chrono::steady_clock::now();
-    while (Remaining() > 0) {
-      auto batch = consumer_->Poll(milliseconds(200));
-      if (!batch.ok()) throw CliError{kExitFailed, batch.status().ToString()};
-      if (batch->empty()) {
-        if (std::chrono::steady_clock::now() - last_record > kIdleLimit) {
-          for (const PartitionRead& p : parts_) {
-            if (p.done) continue;
-            std::cerr << fmt::format(
-                "weir dlq: gave up on {} [{}] at offset {}: no record for {} s before its end "
-                "offset {}\n",
-                p.tp.topic, p.tp.partition.value(), p.NextOffset(), kIdleLimit.count() / 1000,
-                p.high);
-          }
-          return;
-        }
-        continue;
-      }
-      last_record = std::chrono::steady_clock::now();
-      for (const Record& r : *batch) {
-        PartitionRead* p = Find(r.topic(), r.partition());
-        if (p == nullptr || p->done) continue;
-        const int64_t off = r.offset().value();
-        if (off >= p->high) {  // written after the start: not ours to read
-          p->done = true;
-          continue;
-        }
-        if (p->first_read < 0) p->first_read = off;
-        p->last_read = off;
-        if (off + 1 >= p->high) p->done = true;
-        if (!visit(r)) return;
-      }
-    }
-  }
-
-  const std::vector<PartitionRead>& parts() const { return parts_; }
-
-  // "alpr.dlq [0] 0-41, alpr.dlq [1] none".
-  std::string Covered() const {
-    std::string out;
-    for (const PartitionRead& p : parts_) {
-      if (!out.empty()) out += ", ";
-      out += fmt::format("{} [{}] ", p.tp.topic, p.tp.partition.value());
-      out +=
-          p.first_read < 0 ? std::string("none") : fmt::format("{}-{}", p.first_read, p.last_read);
-    }
-    return out;
-  }
-
- private:
-  size_t Remaining() const {
-    return static_cast<size_t>(std::count_if(parts_.begin(), parts_.end(),
-                                             [](const PartitionRead& p) { return !p.done; }));
-  }
-  PartitionRead* Find(std::string_view topic, Partition partition) {
-    for (PartitionRead& p : parts_) {
-      if (p.tp.partition == partition && p.tp.topic == topic) return &p;
-    }
-    return nullptr;
-  }
-
-  std::unique_ptr<kafka::Consumer> consumer_;
-  std::vector<PartitionRead> parts_;
-};
-
-// A dead letter read from the DLQ, with its place there.
-struct Entry {
-  std::string dlq_topic;
-  Partition dlq_partition;
-  Offset dlq_offset;
-  DeadLetter dl;
-};
-
-struct ScanResult {
-  std::vector<Entry> matched;
-  int64_t read = 0;
-  int64_t unreadable = 0;  // records that are not dead letters
-  std::string covered;
-};
 
 // Everything a list, stats or replay needs: the matching dead letters of
-// |topics|. Records that are not dead letters are reported on stderr.
-ScanResult ScanOrDie(const ops::ClusterConnection& conn, const std::vector<std::string>& topics,
-                     bool topics_from_option, const Filter& filter) {
-  auto admin = AdminOrDie(conn);
-  auto md = DlqMetadataOrDie(*admin, topics, topics_from_option);
-  DlqReader reader(conn.config);
-  for (const std::string& t : topics) reader.AddTopic(md.at(t));
-  ScanResult out;
-  reader.Read([&](const Record& r) {
-    ++out.read;
-    auto dl = consume::ParseDeadLetter(r);
-    if (!dl.ok()) {
-      ++out.unreadable;
-      std::cerr << "weir dlq: skipped: " << dl.status().message() << "\n";
-      return true;
-    }
-    if (!filter.Matches(*dl)) return true;
-    out.matched.push_back(
-        Entry{std::string(r.topic()), r.partition(), r.offset(), std::move(dl).value()});
-    return filter.limit < 0 || static_cast<int64_t>(out.matched.size()) < filter.limit;
-  });
-  out.covered = reader.Covered();
-  return out;
+// |topics|. Records that are not dead letters, and partitions given up, are
+// reported on stderr.
+ops::DlqScan ScanOrDie(ops::DlqClient& client, const std::vector<std::string>& topics,
+                       bool topics_from_option, const ops::DlqFilter& filter) {
+  CheckDlqTopicsOrDie(client, topics, topics_from_option);
+  for (const std::string& t : topics) {
+    Status added = client.AddTopic(t);
+    if (!added.ok()) DieOf(added);
+  }
+  auto scan = client.Scan(filter);
+  if (!scan.ok()) throw CliError{kExitFailed, scan.status().ToString()};
+  for (const ops::DlqUnreadable& u : scan->unreadable) {
+    std::cerr << "weir dlq: skipped: " << u.error.message() << "\n";
+  }
+  for (const ops::DlqPartitionRange& p : scan->partitions) {
+    if (!p.gave_up.ok()) std::cerr << "weir dlq: " << p.gave_up.message() << "\n";
+  }
+  return std::move(scan).value();
 }
 
 std::string JoinTopics(const std::vector<std::string>& topics) {
@@ -426,13 +254,13 @@ std::string JoinTopics(const std::vector<std::string>& topics) {
 }
 
 // The DLQMessage JSON of |e| with its place in the DLQ.
-ordered_json EntryJson(const Entry& e) {
-  ordered_json j = ordered_json::parse(consume::DeadLetterToDlqMessageJson(e.dl));
+ordered_json EntryJson(const DlqEntry& e) {
+  ordered_json j = ordered_json::parse(consume::DeadLetterToDlqMessageJson(e.dead_letter));
   j["dlq_topic"] = e.dlq_topic;
-  j["dlq_partition"] = e.dlq_partition.value();
-  j["dlq_offset"] = e.dlq_offset.value();
-  j["dialect"] = std::string(consume::DeadLetterDialectName(e.dl.dialect));
-  j["replay_count"] = e.dl.replay_count;
+  j["dlq_partition"] = e.partition.value();
+  j["dlq_offset"] = e.offset.value();
+  j["dialect"] = std::string(consume::DeadLetterDialectName(e.dead_letter.dialect));
+  j["replay_count"] = e.dead_letter.replay_count;
   return j;
 }
 
@@ -443,29 +271,31 @@ std::string Dump(const ordered_json& j, int indent = -1) {
 // --- list -------------------------------------------------------------------
 
 void RunList(const GlobalOptions& g, const DlqOptions& o) {
-  const Filter filter = ParseFilterOrDie(o);
+  const ops::DlqFilter filter = ParseFilterOrDie(o);
   Topology topo = LoadTopologyOrDie(g);
   const std::vector<std::string> topics = DlqTopicsOrDie(o, topo);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
   const bool several = topics.size() > 1;
-  ScanResult scan = ScanOrDie(conn, topics, !o.dlq_topics.empty(), filter);
-  for (const Entry& e : scan.matched) {
+  std::unique_ptr<ops::DlqClient> client = OpenDlqOrDie(conn);
+  const ops::DlqScan scan = ScanOrDie(*client, topics, !o.dlq_topics.empty(), filter);
+  for (const DlqEntry& e : scan.entries) {
     if (o.json) {
       std::cout << Dump(EntryJson(e)) << "\n";
       continue;
     }
-    const DeadLetter& dl = e.dl;
+    const DeadLetter& dl = e.dead_letter;
     std::cout << fmt::format("{}{}:{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                             several ? e.dlq_topic + "\t" : std::string(), e.dlq_partition.value(),
-                             e.dlq_offset.value(), consume::FormatDlqTimestamp(dl.timestamp_ms),
+                             several ? e.dlq_topic + "\t" : std::string(), e.partition.value(),
+                             e.offset.value(), consume::FormatDlqTimestamp(dl.timestamp_ms),
                              ErrorClassName(dl.error_type), Origin(dl),
                              dl.consumer_group.empty() ? "-" : OneLine(dl.consumer_group),
                              OneLine(dl.key), FirstLine(dl.error_message));
   }
-  std::cerr << fmt::format(
-      "weir dlq list: {} dead letter(s) of {} record(s) read from {}{}\n", scan.matched.size(),
-      scan.read, JoinTopics(topics),
-      scan.unreadable > 0 ? fmt::format(" ({} not dead letters)", scan.unreadable) : std::string());
+  std::cerr << fmt::format("weir dlq list: {} dead letter(s) of {} record(s) read from {}{}\n",
+                           scan.entries.size(), scan.read, JoinTopics(topics),
+                           scan.unreadable.empty()
+                               ? std::string()
+                               : fmt::format(" ({} not dead letters)", scan.unreadable.size()));
 }
 
 // --- show -------------------------------------------------------------------
@@ -543,40 +373,19 @@ void RunShow(const GlobalOptions& g, const DlqOptions& o) {
   const std::string& topic = topics.front();
   const std::string where = fmt::format("{}:{}", pos->first, pos->second);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
-  auto admin = AdminOrDie(conn);
-  auto md = DlqMetadataOrDie(*admin, topics, !o.dlq_topics.empty());
-  if (static_cast<size_t>(pos->first) >= md.at(topic).partitions.size()) {
-    throw CliError{kExitBadInput, fmt::format("{}: {} has {} partition(s)", where, topic,
-                                              md.at(topic).partitions.size())};
+  std::unique_ptr<ops::DlqClient> client = OpenDlqOrDie(conn);
+  CheckDlqTopicsOrDie(*client, topics, !o.dlq_topics.empty());
+  auto found = client->ReadAt(topic, Partition(pos->first), Offset(pos->second));
+  if (!found.ok()) DieOf(found.status());
+  if (!found->gave_up.ok()) std::cerr << "weir dlq: " << found->gave_up.message() << "\n";
+  if (!found->status.ok()) {
+    throw CliError{
+        found->status.code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitFailed,
+        found->status.message()};
   }
-  DlqReader reader(conn.config);
-  const PartitionRead part =
-      reader.AddPartition(TopicPartition{topic, Partition(pos->first)}, Offset(pos->second));
-  if (pos->second < part.low || pos->second >= part.high) {
-    throw CliError{kExitBadInput,
-                   part.low >= part.high
-                       ? fmt::format("{}: {} [{}] is empty", where, topic, pos->first)
-                       : fmt::format("{}: {} [{}] holds offsets {}-{}", where, topic, pos->first,
-                                     part.low, part.high - 1)};
-  }
-  std::optional<Result<DeadLetter>> found;
-  int64_t found_at = -1;
-  reader.Read([&](const Record& r) {
-    found_at = r.offset().value();
-    if (found_at == pos->second) found.emplace(consume::ParseDeadLetter(r));
-    return false;
-  });
-  if (!found) {
-    throw CliError{kExitFailed, found_at < 0
-                                    ? fmt::format("{}: no record read from {}", where, topic)
-                                    : fmt::format("{}: no record at this offset of {} (deleted or "
-                                                  "compacted); the next is {}:{}",
-                                                  where, topic, pos->first, found_at)};
-  }
-  if (!found->ok()) throw CliError{kExitFailed, found->status().message()};
-  const DeadLetter& dl = found->value();
+  const DeadLetter& dl = found->entry.dead_letter;
   if (o.json) {
-    ordered_json j = EntryJson(Entry{topic, Partition(pos->first), Offset(pos->second), dl});
+    ordered_json j = EntryJson(found->entry);
     ordered_json headers = ordered_json::array();
     for (const Header& h : dl.original_headers) {
       headers.push_back(
@@ -621,82 +430,57 @@ void RunShow(const GlobalOptions& g, const DlqOptions& o) {
 // --- stats ------------------------------------------------------------------
 
 void RunStats(const GlobalOptions& g, const DlqOptions& o) {
-  const Filter filter = ParseFilterOrDie(o);
+  const ops::DlqFilter filter = ParseFilterOrDie(o);
   Topology topo = LoadTopologyOrDie(g);
   const std::vector<std::string> topics = DlqTopicsOrDie(o, topo);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
-  ScanResult scan = ScanOrDie(conn, topics, !o.dlq_topics.empty(), filter);
-  std::map<ErrorClass, int64_t> by_type;
-  std::map<std::string, int64_t> by_topic;
-  std::map<std::string, int64_t> by_group;
-  int64_t oldest = -1;  // the oldest dead letter's time; -1 when none
-  for (const Entry& e : scan.matched) {
-    ++by_type[e.dl.error_type];
-    ++by_topic[e.dl.original_topic];
-    ++by_group[e.dl.consumer_group];
-    if (e.dl.timestamp_ms >= 0 && (oldest < 0 || e.dl.timestamp_ms < oldest)) {
-      oldest = e.dl.timestamp_ms;
-    }
-  }
+  std::unique_ptr<ops::DlqClient> client = OpenDlqOrDie(conn);
+  const ops::DlqScan scan = ScanOrDie(*client, topics, !o.dlq_topics.empty(), filter);
+  const ops::DlqStats stats = ops::Summarize(scan.entries);
+  const int64_t oldest = stats.oldest_ms;
   const int64_t now = NowMs();
   const int64_t age_s = oldest < 0 ? -1 : std::max<int64_t>(0, (now - oldest) / 1000);
   if (o.json) {
     ordered_json j;
     j["dlq_topics"] = topics;
-    j["total"] = scan.matched.size();
-    j["unreadable"] = scan.unreadable;
+    j["total"] = stats.total;
+    j["unreadable"] = scan.unreadable.size();
     j["oldest_timestamp"] =
         oldest < 0 ? ordered_json() : ordered_json(consume::FormatDlqTimestamp(oldest));
     j["oldest_age_seconds"] = age_s < 0 ? ordered_json() : ordered_json(age_s);
     ordered_json types = ordered_json::object();
-    for (const auto& [t, n] : by_type) types[std::string(ErrorClassName(t))] = n;
+    for (const auto& [t, n] : stats.by_error_type) types[std::string(ErrorClassName(t))] = n;
     j["by_error_type"] = std::move(types);
-    j["by_topic"] = by_topic;
-    j["by_group"] = by_group;
+    j["by_topic"] = stats.by_original_topic;
+    j["by_group"] = stats.by_group;
     std::cout << Dump(j) << "\n";
     return;
   }
-  std::string out = fmt::format("{}: {} dead letter(s)", JoinTopics(topics), scan.matched.size());
+  std::string out = fmt::format("{}: {} dead letter(s)", JoinTopics(topics), stats.total);
   if (oldest >= 0) {
     out += fmt::format("; oldest {} ({} s old)", consume::FormatDlqTimestamp(oldest), age_s);
   }
-  if (scan.unreadable > 0) out += fmt::format("; {} record(s) not dead letters", scan.unreadable);
+  if (!scan.unreadable.empty()) {
+    out += fmt::format("; {} record(s) not dead letters", scan.unreadable.size());
+  }
   out += "\n";
   auto section = [&out](const char* title, const auto& counts, const auto& name_of) {
     if (counts.empty()) return;
     out += fmt::format("by {}:\n", title);
     for (const auto& [k, n] : counts) out += fmt::format("  {:<40} {}\n", name_of(k), n);
   };
-  section("error type", by_type, [](ErrorClass c) { return std::string(ErrorClassName(c)); });
-  section("original topic", by_topic, [](const std::string& s) { return s; });
-  section("consumer group", by_group,
+  section("error type", stats.by_error_type,
+          [](ErrorClass c) { return std::string(ErrorClassName(c)); });
+  section("original topic", stats.by_original_topic, [](const std::string& s) { return s; });
+  section("consumer group", stats.by_group,
           [](const std::string& s) { return s.empty() ? std::string("-") : s; });
   std::cout << out;
 }
 
 // --- replay -----------------------------------------------------------------
 
-// The original headers with kReplayCountHeader set to |count| (in place of
-// the first earlier one, any others dropped; else appended).
-std::vector<Header> ReplayHeaders(const std::vector<Header>& original, int count) {
-  std::vector<Header> out;
-  bool placed = false;
-  for (const Header& h : original) {
-    if (h.key != consume::kReplayCountHeader) {
-      out.push_back(h);
-    } else if (!placed) {
-      out.push_back(Header{h.key, std::to_string(count)});
-      placed = true;
-    }
-  }
-  if (!placed) {
-    out.push_back(Header{std::string(consume::kReplayCountHeader), std::to_string(count)});
-  }
-  return out;
-}
-
 void RunReplay(const GlobalOptions& g, const DlqOptions& o) {
-  const Filter filter = ParseFilterOrDie(o);
+  const ops::DlqFilter filter = ParseFilterOrDie(o);
   if (o.max_replays < 0) {
     throw CliError{kExitBadInput,
                    fmt::format("--max-replays {}: expected 0 or more", o.max_replays)};
@@ -704,106 +488,64 @@ void RunReplay(const GlobalOptions& g, const DlqOptions& o) {
   Topology topo = LoadTopologyOrDie(g);
   const std::vector<std::string> topics = DlqTopicsOrDie(o, topo);
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
+  std::unique_ptr<ops::DlqClient> client = OpenDlqOrDie(conn);
   // Where the dead letters go, known before anything is read or sent.
-  auto admin = AdminOrDie(conn);
-  auto md = admin->Metadata(kAdminTimeout);
-  if (!md.ok()) throw CliError{kExitFailed, md.status().ToString()};
-  if (!o.to.empty() && md->FindTopic(o.to) == nullptr) {
+  if (!o.to.empty() && PartitionCountOrDie(*client, o.to) < 0) {
     throw CliError{kExitBadInput, fmt::format("--to {}: the topic does not exist", o.to)};
   }
-  ScanResult scan = ScanOrDie(conn, topics, !o.dlq_topics.empty(), filter);
-
-  struct Pending {
-    const Entry* entry;
-    std::string topic;
-    std::future<kafka::DeliveryReport> report;
+  const ops::DlqScan scan = ScanOrDie(*client, topics, !o.dlq_topics.empty(), filter);
+  auto replay = client->Replay(scan.entries, ops::ReplayOptions{o.to, o.max_replays, o.dry_run});
+  if (!replay.ok()) DieOf(replay.status());
+  auto at = [&scan](const ops::ReplayOutcome& r) {
+    const DlqEntry& e = scan.entries[r.entry];
+    return fmt::format("{}:{}", e.partition.value(), e.offset.value());
   };
-  std::unique_ptr<kafka::Producer> producer;
-  if (!o.dry_run) {
-    auto p = kafka::Producer::Create(conn.config);
-    if (!p.ok()) throw CliError{kExitBadInput, p.status().ToString()};
-    producer = std::move(p).value();
+  // What was decided without sending, then the deliveries.
+  for (const ops::ReplayOutcome& r : replay->outcomes) {
+    const DeadLetter& dl = scan.entries[r.entry].dead_letter;
+    switch (r.action) {
+      case ops::ReplayAction::kSkipped:
+        std::cout << fmt::format("skip {}: replayed {} time(s) already (--max-replays {})\n", at(r),
+                                 dl.replay_count, o.max_replays);
+        break;
+      case ops::ReplayAction::kNoTarget:
+        std::cout << fmt::format("failed {} -> {}: the topic does not exist\n", at(r), r.topic);
+        break;
+      case ops::ReplayAction::kWouldReplay: {
+        const std::string dest = r.partition == kAnyPartition
+                                     ? r.topic
+                                     : fmt::format("{} [{}]", r.topic, r.partition.value());
+        std::cout << fmt::format("would replay {} -> {}: key {}, {} byte(s), {} header(s), {} {}\n",
+                                 at(r), dest, OneLine(dl.key), dl.value ? dl.value->size() : 0,
+                                 r.header_count, consume::kReplayCountHeader, r.replay_count);
+        break;
+      }
+      case ops::ReplayAction::kReplayed:
+      case ops::ReplayAction::kFailed:
+        break;
+    }
   }
-  std::vector<Pending> pending;
-  int64_t skipped_replays = 0;
-  int64_t failed = 0;
-  int64_t would = 0;
-  for (const Entry& e : scan.matched) {
-    const DeadLetter& dl = e.dl;
-    const std::string at = fmt::format("{}:{}", e.dlq_partition.value(), e.dlq_offset.value());
-    if (dl.replay_count >= o.max_replays) {
-      ++skipped_replays;
-      std::cout << fmt::format("skip {}: replayed {} time(s) already (--max-replays {})\n", at,
-                               dl.replay_count, o.max_replays);
-      continue;
-    }
-    const std::string& target = o.to.empty() ? dl.original_topic : o.to;
-    const kafka::TopicInfo* info = md->FindTopic(target);
-    if (info == nullptr) {
-      ++failed;
-      std::cout << fmt::format("failed {} -> {}: the topic does not exist\n", at, target);
-      continue;
-    }
-    // Back to the partition it came from (so a key stays where its producer
-    // put it, whatever that producer's partitioner); --to lets the
-    // partitioner hash the key.
-    Partition partition = kAnyPartition;
-    if (o.to.empty() && dl.original_partition.value() >= 0 &&
-        static_cast<size_t>(dl.original_partition.value()) < info->partitions.size()) {
-      partition = dl.original_partition;
-    }
-    const std::vector<Header> headers = ReplayHeaders(dl.original_headers, dl.replay_count + 1);
-    const std::string dest =
-        partition == kAnyPartition ? target : fmt::format("{} [{}]", target, partition.value());
-    if (o.dry_run) {
-      ++would;
-      std::cout << fmt::format("would replay {} -> {}: key {}, {} byte(s), {} header(s), {} {}\n",
-                               at, dest, OneLine(dl.key), dl.value ? dl.value->size() : 0,
-                               headers.size(), consume::kReplayCountHeader, dl.replay_count + 1);
-      continue;
-    }
-    std::vector<HeaderView> views;
-    views.reserve(headers.size());
-    for (const Header& h : headers) {
-      views.push_back(
-          HeaderView{h.key, h.value ? std::optional<std::string_view>(*h.value) : std::nullopt});
-    }
-    kafka::ProduceRequest req;
-    req.topic = target;
-    req.partition = partition;
-    if (dl.key) req.key = *dl.key;
-    if (dl.value) req.value = *dl.value;
-    req.headers = views;
-    pending.push_back(Pending{&e, target, producer->Send(req)});
-  }
-  int64_t replayed = 0;
-  for (Pending& p : pending) {
-    const kafka::DeliveryReport r = p.report.get();
-    const std::string at =
-        fmt::format("{}:{}", p.entry->dlq_partition.value(), p.entry->dlq_offset.value());
-    if (r.status.ok()) {
-      ++replayed;
-      std::cout << fmt::format("replayed {} -> {}:{}:{}\n", at, r.topic, r.partition.value(),
+  for (const ops::ReplayOutcome& r : replay->outcomes) {
+    if (r.action == ops::ReplayAction::kReplayed) {
+      std::cout << fmt::format("replayed {} -> {}:{}:{}\n", at(r), r.topic, r.partition.value(),
                                r.offset.value());
-    } else {
-      ++failed;
-      std::cout << fmt::format("failed {} -> {}: {}\n", at, p.topic, r.status.ToString());
+    } else if (r.action == ops::ReplayAction::kFailed) {
+      std::cout << fmt::format("failed {} -> {}: {}\n", at(r), r.topic, r.error.ToString());
     }
   }
-  if (producer) {
-    Status closed = producer->Close();
-    if (!closed.ok()) std::cerr << "weir dlq replay: " << closed.ToString() << "\n";
-  }
-  std::string summary = o.dry_run
-                            ? fmt::format("dry run: {} would be replayed, nothing sent", would)
-                            : fmt::format("{} replayed", replayed);
+  if (!replay->closed.ok()) std::cerr << "weir dlq replay: " << replay->closed.ToString() << "\n";
+  std::string summary =
+      o.dry_run ? fmt::format("dry run: {} would be replayed, nothing sent", replay->would_replay)
+                : fmt::format("{} replayed", replay->replayed);
   summary +=
-      fmt::format(", {} skipped (replayed {} time(s) already)", skipped_replays, o.max_replays);
-  if (scan.unreadable > 0) summary += fmt::format(", {} not dead letters", scan.unreadable);
-  summary += fmt::format(", {} failed; DLQ offsets read: {}", failed, scan.covered);
+      fmt::format(", {} skipped (replayed {} time(s) already)", replay->skipped, o.max_replays);
+  if (!scan.unreadable.empty()) {
+    summary += fmt::format(", {} not dead letters", scan.unreadable.size());
+  }
+  summary += fmt::format(", {} failed; DLQ offsets read: {}", replay->failed, scan.Covered());
   std::cout << "weir dlq replay: " << summary << "\n";
-  if (failed > 0) {
-    throw CliError{kExitFailed, fmt::format("{} dead letter(s) not replayed", failed)};
+  if (replay->failed > 0) {
+    throw CliError{kExitFailed, fmt::format("{} dead letter(s) not replayed", replay->failed)};
   }
 }
 
@@ -813,19 +555,20 @@ void RunPurge(const GlobalOptions& g, const DlqOptions& o) {
   if (o.all == !o.before.empty()) {
     throw CliError{kExitBadInput, "purge needs --before PARTITION:OFFSET (repeatable) or --all"};
   }
-  std::vector<std::pair<int32_t, int64_t>> before;
+  std::vector<ops::DlqPosition> before;
   for (const std::string& b : o.before) {
     auto pos = ParsePosition(b);
     if (!pos) {
       throw CliError{kExitBadInput,
                      fmt::format("--before {}: expected PARTITION:OFFSET, e.g. 0:42", b)};
     }
-    for (const auto& [p, off] : before) {
-      if (p == pos->first) {
-        throw CliError{kExitBadInput, fmt::format("--before {}: partition {} given twice", b, p)};
+    for (const ops::DlqPosition& earlier : before) {
+      if (earlier.partition.value() == pos->first) {
+        throw CliError{kExitBadInput,
+                       fmt::format("--before {}: partition {} given twice", b, pos->first)};
       }
     }
-    before.push_back(*pos);
+    before.push_back(ops::DlqPosition{Partition(pos->first), Offset(pos->second)});
   }
   if (!o.yes && !o.dry_run) {
     throw CliError{kExitBadInput,
@@ -840,59 +583,35 @@ void RunPurge(const GlobalOptions& g, const DlqOptions& o) {
                                               JoinTopics(topics))};
   }
   ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
-  auto admin = AdminOrDie(conn);
-  auto md = DlqMetadataOrDie(*admin, topics, !o.dlq_topics.empty());
-
-  std::vector<TopicPartitionOffset> requests;
+  std::unique_ptr<ops::DlqClient> client = OpenDlqOrDie(conn);
+  CheckDlqTopicsOrDie(*client, topics, !o.dlq_topics.empty());
+  std::vector<ops::PurgeStep> steps;
   for (const std::string& t : topics) {
-    const kafka::TopicInfo& info = md.at(t);
-    if (o.all) {
-      for (const kafka::PartitionInfo& p : info.partitions)
-        requests.push_back({t, p.id, kOffsetEnd, {}});
-      continue;
-    }
-    for (const auto& [p, off] : before) {
-      if (static_cast<size_t>(p) >= info.partitions.size()) {
-        throw CliError{kExitBadInput, fmt::format("--before {}:{}: {} has {} partition(s)", p, off,
-                                                  t, info.partitions.size())};
+    auto plan = client->PlanPurge(t, before);
+    if (!plan.ok()) {
+      if (plan.status().code() == StatusCode::kRefused) {
+        throw CliError{kExitBadInput, "--before " + plan.status().message()};
       }
-      requests.push_back({t, Partition(p), Offset(off), {}});
+      throw CliError{kExitFailed, plan.status().ToString()};
     }
-  }
-  // The watermarks, to check --before and to say what goes.
-  std::vector<std::pair<int64_t, int64_t>> marks;
-  for (const TopicPartitionOffset& r : requests) {
-    auto wm = admin->ListOffsets(TopicPartition{r.topic, r.partition}, kAdminTimeout);
-    if (!wm.ok()) throw CliError{kExitFailed, wm.status().ToString()};
-    const int64_t low = wm->first.value();
-    const int64_t high = wm->second.value();
-    if (r.offset != kOffsetEnd && r.offset.value() > high) {
-      throw CliError{
-          kExitBadInput,
-          fmt::format("--before {}:{}: beyond the end of {} [{}] (its next offset is "
-                      "{})",
-                      r.partition.value(), r.offset.value(), r.topic, r.partition.value(), high)};
-    }
-    marks.emplace_back(low, high);
+    steps.insert(steps.end(), plan->begin(), plan->end());
   }
   if (o.dry_run) {
-    for (size_t i = 0; i < requests.size(); ++i) {
-      const TopicPartitionOffset& r = requests[i];
-      const auto [low, high] = marks[i];
-      const int64_t to = r.offset == kOffsetEnd ? high : r.offset.value();
-      if (to <= low) {
-        std::cout << fmt::format("nothing to delete in {} [{}] (low watermark {})\n", r.topic,
-                                 r.partition.value(), low);
+    for (const ops::PurgeStep& step : steps) {
+      if (step.Empty()) {
+        std::cout << fmt::format("nothing to delete in {} [{}] (low watermark {})\n", step.topic,
+                                 step.partition.value(), step.low);
       } else {
+        const int64_t to = step.PlannedLow();
         std::cout << fmt::format(
-            "would delete {} [{}] offsets {}-{} ({} record(s)); low watermark {} -> {}\n", r.topic,
-            r.partition.value(), low, to - 1, to - low, low, to);
+            "would delete {} [{}] offsets {}-{} ({} record(s)); low watermark {} -> {}\n",
+            step.topic, step.partition.value(), step.low, to - 1, to - step.low, step.low, to);
       }
     }
     std::cout << "weir dlq purge: dry run, nothing deleted\n";
     return;
   }
-  auto results = admin->DeleteRecords(requests, kAdminTimeout);
+  auto results = client->Purge(steps);
   if (!results.ok()) throw CliError{kExitFailed, results.status().ToString()};
   int failed = 0;
   for (const kafka::DeleteRecordsResult& r : *results) {

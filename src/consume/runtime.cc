@@ -39,6 +39,7 @@
 #include "weir/consume/dead_letter.h"
 #include "weir/kafka/consumer.h"
 #include "weir/kafka/producer.h"
+#include "weir/observe/metrics.h"
 
 namespace weir::consume {
 namespace {
@@ -163,6 +164,19 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   std::vector<std::vector<std::string>> dedup_paths;
   std::vector<std::string> reorder_path;
   std::unique_ptr<kafka::Producer> dlq_producer;
+  // Metrics (null when RuntimeOptions::metrics is).
+  struct Meters {
+    observe::Counter* dlq_sent[5] = {};  // by ErrorClass
+    observe::Counter* retries = nullptr;
+    observe::Counter* timeouts = nullptr;
+    observe::Counter* duplicates = nullptr;
+    observe::Counter* late = nullptr;
+    std::map<std::string, observe::Counter*, std::less<>> processed;  // by topic
+    observe::Histogram* processing = nullptr;
+    observe::Histogram* end_to_end = nullptr;
+    int collector = 0;
+  };
+  std::unique_ptr<Meters> meters;
   std::map<std::string, Handler, std::less<>> type_handlers;
   std::map<std::string, Handler, std::less<>> topic_handlers;
 
@@ -407,6 +421,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       const Clock::TimePoint due = clock->Now() + d;
       ++stats.retries;
       ++stats.waiting_retry;
+      if (meters) meters->retries->Inc();
       delay.emplace(due, t);
       retry_reports.push_back(
           RetryScheduled{t->part->tp, t->record.offset(), t->attempts + 1, d, due, c});
@@ -502,6 +517,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       --t->part->outstanding;
       ++stats.dead_lettered;
       ++stats.dead_by_class[static_cast<int>(t->last_class)];
+      if (meters) meters->dlq_sent[static_cast<int>(t->last_class)]->Inc();
       t->entry->done = true;
       spdlog::warn("group {}: {} dead-lettered to {} ({}: {})", spec.name, Coordinates(t->record),
                    spec.dlq_topic, ErrorClassName(t->last_class), t->last_error);
@@ -588,10 +604,12 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       switch (r.verdict) {
         case Verdict::kOk:
           ++stats.handled;
+          if (meters) ObserveHandled(*t);
           FinishLocked(*t);
           break;
         case Verdict::kDuplicate:
           ++stats.duplicates;
+          if (meters) meters->duplicates->Inc();
           FinishLocked(*t);
           break;
         case Verdict::kFailed:
@@ -639,6 +657,76 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     }
   }
 
+  GroupStats Snapshot() const {
+    std::lock_guard<std::mutex> lock(mu);
+    GroupStats s = stats;
+    s.in_flight = 0;
+    for (const auto& [tp, p] : parts) {
+      for (const Entry& e : p->pending) s.in_flight += e.done ? 0 : 1;
+      s.paused_partitions += p->paused ? 1 : 0;
+    }
+    s.assigned_partitions = parts.size();
+    return s;
+  }
+
+  // A record handled: counted per topic, and its end-to-end latency (record
+  // timestamp → handled) observed.
+  void ObserveHandled(const Task& t) {
+    if (auto it = meters->processed.find(t.record.topic()); it != meters->processed.end()) {
+      it->second->Inc();
+    }
+    const int64_t ts = t.record.timestamp().ms;
+    if (ts > 0) meters->end_to_end->Observe(std::max<int64_t>(0, WallNowMs() - ts) / 1000.0);
+  }
+
+  void SetUpMetrics(observe::Registry& reg) {
+    meters = std::make_unique<Meters>();
+    const observe::Labels group = {{"consumer_group", spec.name}};
+    for (int c = 0; c < 5; ++c) {
+      meters->dlq_sent[c] = &reg.GetCounter(
+          "consumer_dlq_messages_sent_total", "Dead letters written and acknowledged by the DLQ",
+          {{"consumer_group", spec.name},
+           {"error_type", std::string(ErrorClassName(static_cast<ErrorClass>(c)))}});
+    }
+    meters->retries = &reg.GetCounter("consumer_retry_attempts_total", "Retries scheduled", group);
+    meters->timeouts = &reg.GetCounter("consumer_processing_timeout_total",
+                                       "Handler attempts that ran past the timeout", group);
+    meters->duplicates = &reg.GetCounter("consumer_duplicates_dropped_total",
+                                         "Records dropped by de-duplication", group);
+    meters->late = &reg.GetCounter("consumer_late_records_dropped_total",
+                                   "Records later than the reorder tolerance, dropped", group);
+    for (const std::string& topic : spec.topics) {
+      meters->processed[topic] =
+          &reg.GetCounter("consumer_messages_processed_total", "Records handled successfully",
+                          {{"consumer_group", spec.name}, {"topic", topic}});
+    }
+    meters->processing = &reg.GetHistogram("consumer_processing_duration_seconds",
+                                           "Time a handler attempt took", group);
+    meters->end_to_end = &reg.GetHistogram(
+        "consumer_end_to_end_latency_seconds",
+        "From the record's timestamp to the end of its successful handling", group);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    meters->collector = reg.AddCollector([weak, group](observe::Scrape& scrape) {
+      auto self = weak.lock();
+      if (!self) return;
+      const GroupStats s = self->Snapshot();
+      scrape.Gauge("consumer_in_flight_records", "Records read and not yet finished", group,
+                   static_cast<double>(s.in_flight));
+      scrape.Gauge("consumer_waiting_retry_records", "Records waiting for a retry", group,
+                   static_cast<double>(s.waiting_retry));
+      scrape.Gauge("consumer_running_handlers", "Handler calls in progress", group,
+                   static_cast<double>(s.running));
+      scrape.Gauge("consumer_hung_handlers", "Timed-out handler calls that have not returned",
+                   group, static_cast<double>(s.hung));
+      scrape.Gauge("consumer_dlq_blocked", "1 while the DLQ cannot be written (group paused)",
+                   group, s.dlq_blocked ? 1 : 0);
+      scrape.Gauge("consumer_assigned_partitions", "Partitions assigned to this member", group,
+                   static_cast<double>(s.assigned_partitions));
+      scrape.Gauge("consumer_paused_partitions", "Partitions paused (backpressure, DLQ, stop)",
+                   group, static_cast<double>(s.paused_partitions));
+    });
+  }
+
   const Handler* FindHandler(const Task& t) const {
     if (t.type != nullptr) {
       auto it = type_handlers.find(t.type->spec().name);
@@ -678,6 +766,16 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
                               spec.name, t.type != nullptr ? t.type->spec().name : "(unknown)"));
     }
     MessageImpl message(t, slot);
+    struct ObserveDuration {
+      observe::Histogram* h;
+      SteadyTime since;
+      ~ObserveDuration() {
+        if (h != nullptr) {
+          h->Observe(
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count());
+        }
+      }
+    } observe_duration{meters ? meters->processing : nullptr, std::chrono::steady_clock::now()};
     try {
       HandlerResult h = (*handler)(message);
       if (!h.ok()) return fail(h.error_class(), h.message(), h.context());
@@ -721,6 +819,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
           --stats.running;
           ++stats.hung;
           ++stats.timeouts;
+          if (meters) meters->timeouts->Inc();
           --s->task->part->outstanding;
           spdlog::warn("group {}: {} timed out after {} ms (attempt {}); its worker is replaced",
                        spec.name, Coordinates(s->task->record), spec.timeout->count(), s->attempt);
@@ -872,6 +971,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   void LateLocked(const std::shared_ptr<Task>& t) {
     if (spec.reorder->late == LatePolicy::kDrop) {
       ++stats.late_dropped;
+      if (meters) meters->late->Inc();
       t->entry->done = true;
       return;
     }
@@ -965,7 +1065,10 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
 
 GroupRuntime::GroupRuntime(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-GroupRuntime::~GroupRuntime() { Stop(std::chrono::seconds(5)); }
+GroupRuntime::~GroupRuntime() {
+  Stop(std::chrono::seconds(5));
+  if (impl_->meters) impl_->options.metrics->RemoveCollector(impl_->meters->collector);
+}
 
 Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topology,
                                                            std::string_view group,
@@ -1021,6 +1124,7 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
     impl->dlq_producer = std::move(*producer);
   }
   impl->options = std::move(options);
+  if (impl->options.metrics != nullptr) impl->SetUpMetrics(*impl->options.metrics);
   return std::unique_ptr<GroupRuntime>(new GroupRuntime(std::move(impl)));
 }
 
@@ -1154,17 +1258,7 @@ Status GroupRuntime::error() const {
   return impl_->error;
 }
 
-GroupStats GroupRuntime::Stats() const {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  GroupStats s = impl_->stats;
-  s.in_flight = 0;
-  for (const auto& [tp, p] : impl_->parts) {
-    for (const Entry& e : p->pending) s.in_flight += e.done ? 0 : 1;
-  }
-  s.assigned_partitions = impl_->parts.size();
-  for (const auto& [tp, p] : impl_->parts) s.paused_partitions += p->paused ? 1 : 0;
-  return s;
-}
+GroupStats GroupRuntime::Stats() const { return impl_->Snapshot(); }
 
 const ConsumerGroupSpec& GroupRuntime::spec() const { return impl_->spec; }
 

@@ -14,6 +14,7 @@
 #include "consume/consume_test_util.h"
 #include "weir/consume/dead_letter.h"
 #include "weir/kafka/admin.h"
+#include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
 
 namespace weir::consume {
@@ -348,9 +349,12 @@ TEST_F(RuntimeTest, ATimedOutRecordIsDeadLetteredAndItsSlotFreed) {
 }
 
 TEST_F(RuntimeTest, EachErrorClassFollowsTheRetryPolicyAndKeepsTheOriginal) {
+  observe::Registry metrics("alpr_");
+  RuntimeOptions options;
+  options.metrics = &metrics;
   auto rt =
       Make("  g: {topics: [orders], ordering: key, concurrency: 4, dlq: dlq, retry: {attempts: 3}}",
-           "g");
+           "g", options);
   ASSERT_TRUE(rt);
   std::mutex mu;
   std::map<std::string, int> attempts;
@@ -404,6 +408,32 @@ TEST_F(RuntimeTest, EachErrorClassFollowsTheRetryPolicyAndKeepsTheOriginal) {
   EXPECT_EQ(by_key["PROCESSING_FAILURE"].retry_count, 2);
   EXPECT_EQ(by_key["SCHEMA_VALIDATION"].retry_count, 0);
   EXPECT_EQ(Committed("g", "orders"), EndOffsets("orders", 3));
+  // The ALPR plan's series, with the prefix.
+  const std::string text = metrics.Render();
+  for (const char* c :
+       {"SCHEMA_VALIDATION", "PROCESSING_FAILURE", "TIMEOUT", "BUSINESS_LOGIC", "UNKNOWN"}) {
+    EXPECT_NE(
+        text.find(fmt::format(
+            "alpr_consumer_dlq_messages_sent_total{{consumer_group=\"g\",error_type=\"{}\"}} 1\n",
+            c)),
+        std::string::npos)
+        << c << "\n"
+        << text;
+  }
+  EXPECT_NE(text.find("alpr_consumer_retry_attempts_total{consumer_group=\"g\"} 6\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find(
+          "alpr_consumer_messages_processed_total{consumer_group=\"g\",topic=\"orders\"} 1\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("alpr_consumer_processing_duration_seconds_count{consumer_group=\"g\"} 12\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("alpr_consumer_end_to_end_latency_seconds_count{consumer_group=\"g\"} 1\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST_F(RuntimeTest, APoisonPillIsDeadLetteredAndNeverStallsItsPartition) {

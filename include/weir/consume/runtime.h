@@ -73,6 +73,9 @@
 namespace weir::registry {
 class Registry;
 }
+namespace weir::observe {
+class Registry;
+}
 
 namespace weir::consume {
 
@@ -195,6 +198,9 @@ struct RuntimeOptions {
   const Clock* clock = nullptr;
   // Seed of the backoff jitter; 0 = random.
   uint64_t jitter_seed = 0;
+  // Where the group's metrics go (docs/metrics.md); null = none. Must
+  // outlive the runtime.
+  observe::Registry* metrics = nullptr;
   // Called (on a worker thread, under no lock) whenever a retry is
   // scheduled. Must not throw or block.
   std::function<void(const RetryScheduled&)> on_retry;
