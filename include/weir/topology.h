@@ -188,6 +188,14 @@ struct ServeSpec {
   SourceLocation where;
 };
 
+// Prometheus metrics (`metrics:`): the name prefix of every series, and where
+// a process without another HTTP server serves GET /metrics.
+struct MetricsSpec {
+  std::string prefix = "weir_";           // "alpr_" gives the ALPR plan's names
+  std::string listen = "127.0.0.1:9464";  // loopback unless configured
+  SourceLocation where;
+};
+
 struct Topology {
   std::string path;    // the weir.yaml it was loaded from
   std::string folder;  // its folder, for relative paths
@@ -195,6 +203,7 @@ struct Topology {
   RegistrySpec registry;
   PublisherSpec publisher;
   ServeSpec serve;
+  MetricsSpec metrics;
   std::vector<TopicSpec> topics;  // in file order
   std::vector<EventTypeSpec> event_types;
   std::vector<ConsumerGroupSpec> consumer_groups;

@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "weir/http/server.h"
+#include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
 #include "weir/registry/registry.h"
 
@@ -40,8 +41,10 @@ int ExitFor(const Status& st) {
 std::unique_ptr<publish::Publisher> OpenPublisherOrDie(const Topology& topo,
                                                        const kafka::ClientConfig& config,
                                                        const std::string& spool_dir,
-                                                       bool force_spool = false) {
+                                                       bool force_spool = false,
+                                                       observe::Registry* metrics = nullptr) {
   publish::PublisherOptions options;
+  options.metrics = metrics;
   if (!spool_dir.empty()) options.spool_dir = spool_dir;
   // `weir spool drain` forwards a spool even when weir.yaml now turns it off.
   if (force_spool) options.spool = true;
@@ -159,21 +162,23 @@ void RunServe(const GlobalOptions& g, const ServeOptions& o) {
     if (!r.ok()) throw CliError{ExitFor(r.status()), r.status().ToString()};
     reg = std::move(*r);
   }
+  // Declared before the publisher, so that it outlives it.
+  observe::Registry metrics(topo.metrics.prefix);
   std::optional<ops::ClusterConnection> conn;
   std::unique_ptr<publish::Publisher> pub;
   if (!o.no_ingest) {
     conn.emplace(ConnectOrDie(g, topo, /*create_declared_topics=*/true));
-    pub = OpenPublisherOrDie(topo, conn->config, o.spool_dir);
+    pub = OpenPublisherOrDie(topo, conn->config, o.spool_dir, /*force_spool=*/false, &metrics);
   }
   http::ServerOptions so;
   so.listen = o.listen.empty() ? topo.serve.listen : o.listen;
   so.max_body_bytes = topo.serve.max_body_bytes;
   so.bearer_token = topo.serve.token.value;
-  auto server = http::Server::Start(so, pub.get(), reg.get());
+  auto server = http::Server::Start(so, pub.get(), reg.get(), &metrics);
   if (!server.ok()) throw CliError{ExitFor(server.status()), server.status().ToString()};
   std::cout << fmt::format("http://{}\n", (*server)->address()) << std::flush;
   std::cerr << fmt::format(
-      "weir serve: listening on http://{}{}{}{}\n", (*server)->address(),
+      "weir serve: listening on http://{}{}{}; metrics: /metrics{}\n", (*server)->address(),
       pub ? "; ingest: POST /v1/events/{type}" : "",
       reg ? fmt::format("; schema registry ({}): /subjects", reg->Describe()) : std::string(),
       so.bearer_token.empty() ? "" : "; bearer token required");

@@ -15,6 +15,7 @@
 
 #include "common/host_port.h"
 #include "registry/rest_api.h"
+#include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
 
 namespace weir::http {
@@ -180,7 +181,8 @@ Server::~Server() { Stop(); }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
                                               publish::Publisher* publisher,
-                                              registry::Registry* registry) {
+                                              registry::Registry* registry,
+                                              observe::Registry* metrics) {
   auto impl = std::make_unique<Impl>();
   Impl& d = *impl;
   d.options = options;
@@ -240,6 +242,12 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
         spdlog::error("http: {} {} failed: {}", req.method, req.path, what);
         ReplyError(res, 500, "internal error: " + what);
       });
+  if (metrics != nullptr) {
+    srv.Get("/metrics", [metrics](const httplib::Request&, httplib::Response& res) {
+      res.status = 200;
+      res.set_content(metrics->Render(), observe::Registry::ContentType());
+    });
+  }
   srv.Get("/healthz", [publisher](const httplib::Request&, httplib::Response& res) {
     json body{{"status", "ok"}};
     if (publisher != nullptr) {

@@ -18,6 +18,7 @@
 
 #include "publish/event_codec.h"
 #include "weir/kafka/producer.h"
+#include "weir/observe/metrics.h"
 #include "weir/registry/registry.h"
 #include "weir/schema/avro.h"
 
@@ -162,6 +163,28 @@ std::string_view PublishOutcomeName(PublishOutcome o) {
 
 struct Publisher::Impl : kafka::DeliveryListener {
   std::map<std::string, Route, std::less<>> routes;
+  // Metrics (docs/metrics.md); null when PublisherOptions::metrics is.
+  observe::Registry* metrics = nullptr;
+  std::map<std::string, observe::Counter*, std::less<>> published_ctr;  // by topic
+  std::map<std::string, observe::Counter*, std::less<>> spooled_ctr;    // by topic
+  int collector = 0;
+
+  void CountPublished(std::string_view topic) {
+    if (auto it = published_ctr.find(topic); it != published_ctr.end()) it->second->Inc();
+  }
+  void CountSpooled(std::string_view topic) {
+    if (auto it = spooled_ctr.find(topic); it != spooled_ctr.end()) it->second->Inc();
+  }
+  // Errors are rare: the series is looked up each time.
+  void CountError(std::string_view topic, std::string_view error_type) {
+    if (metrics == nullptr) return;
+    metrics
+        ->GetCounter("multi_topic_publish_errors_total",
+                     "Events (or copies of an event) refused or not delivered",
+                     {{"topic", std::string(topic)}, {"error_type", std::string(error_type)}})
+        .Inc();
+  }
+
   std::chrono::milliseconds delivery_timeout{30000};
   std::unique_ptr<kafka::Producer> producer;
   std::unique_ptr<Spool> spool;  // null when the spool is off
@@ -264,6 +287,11 @@ struct Publisher::Impl : kafka::DeliveryListener {
       if (!td.status.ok()) {
         any_failed = true;
         if (r.status.ok()) r.status = td.status;
+        CountError(td.topic, StatusCodeName(td.status.code()));
+      } else if (td.spooled) {
+        CountSpooled(td.topic);
+      } else {
+        CountPublished(td.topic);
       }
       any_spooled = any_spooled || td.spooled;
     }
@@ -338,6 +366,7 @@ struct Publisher::Impl : kafka::DeliveryListener {
         --stored;
       }
     }
+    if (status.ok()) CountPublished(topic);
     std::lock_guard<std::mutex> lock(mu);
     if (status.ok()) {
       forwarded_ok.push_back(p->rec.seq);
@@ -528,6 +557,7 @@ Publisher::Publisher(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Publisher::~Publisher() {
   Status st = Close();
   if (!st.ok()) spdlog::error("publisher: {}", st.ToString());
+  if (impl_->metrics != nullptr) impl_->metrics->RemoveCollector(impl_->collector);
 }
 
 Result<std::unique_ptr<Publisher>> Publisher::Create(const Topology& topology,
@@ -609,6 +639,30 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const Topology& topology,
     d.forwarder_thread = std::thread([&d] { d.ForwarderLoop(); });
     d.watchdog_thread = std::thread([&d] { d.WatchdogLoop(); });
   }
+  if (options.metrics != nullptr) {
+    d.metrics = options.metrics;
+    for (const auto& [type, route] : d.routes) {
+      for (const std::string& topic : route.topics) {
+        d.published_ctr[topic] =
+            &d.metrics->GetCounter("multi_topic_events_published_total",
+                                   "Copies of events delivered to their topic", {{"topic", topic}});
+        d.spooled_ctr[topic] = &d.metrics->GetCounter(
+            "publisher_events_spooled_total",
+            "Copies of events written to the local spool while the cluster was unreachable",
+            {{"topic", topic}});
+      }
+    }
+    Impl* raw = &d;
+    d.collector = d.metrics->AddCollector([raw](observe::Scrape& scrape) {
+      const int64_t in_flight = raw->outstanding.load();
+      scrape.Gauge("publisher_in_flight_records", "Records handed to librdkafka, not yet reported",
+                   {}, static_cast<double>(in_flight));
+      scrape.Gauge("publisher_spool_records", "Records waiting in the spool", {},
+                   raw->spool != nullptr ? static_cast<double>(raw->spool->Count()) : 0.0);
+      scrape.Gauge("publisher_spooling", "1 while new events go to the spool", {},
+                   raw->spooling.load() ? 1.0 : 0.0);
+    });
+  }
   return std::unique_ptr<Publisher>(new Publisher(std::move(impl)));
 }
 
@@ -652,6 +706,7 @@ void Publisher::PublishAsync(std::string_view event_type, std::string_view json,
   auto it = d.routes.find(event_type);
   if (it == d.routes.end()) {
     d.n_refused.fetch_add(1, std::memory_order_relaxed);
+    d.CountError("", "UNKNOWN_EVENT_TYPE");
     RunCallback(done, Check(event_type, json));
     return;
   }
@@ -659,6 +714,7 @@ void Publisher::PublishAsync(std::string_view event_type, std::string_view json,
   EventRefusal refusal;
   if (!it->second.codec.Encode(json, &enc, &refusal)) {
     d.n_refused.fetch_add(1, std::memory_order_relaxed);
+    d.CountError(it->second.topics.front(), "SCHEMA_VALIDATION");
     RunCallback(done, Refused(std::move(refusal.status), std::move(refusal.fields)));
     return;
   }
@@ -822,6 +878,8 @@ std::vector<PublishResult> Publisher::PublishBatch(std::string_view event_type,
     }
     if (refused > 0) {
       d.n_refused.fetch_add(events.size(), std::memory_order_relaxed);
+      for (size_t i = 0; i < refused; ++i)
+        d.CountError(it->second.topics.front(), "SCHEMA_VALIDATION");
       for (PublishResult& r : results) {
         if (r.outcome != PublishOutcome::kRefused) {
           r = Refused(Status::Cancelled(

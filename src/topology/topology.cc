@@ -131,7 +131,7 @@ class Loader {
     topo.cluster.where = r_.Where(root);
     for (const MapEntry& e : r_.Fields(root, "",
                                        {"cluster", "topics", "event_types", "consumer_groups",
-                                        "registry", "publisher", "serve"})) {
+                                        "registry", "publisher", "serve", "metrics"})) {
       if (e.key == "cluster") {
         ReadCluster(e, &topo.cluster);
       } else if (e.key == "registry") {
@@ -140,6 +140,8 @@ class Loader {
         ReadPublisher(e, &topo.publisher);
       } else if (e.key == "serve") {
         ReadServe(e, &topo.serve);
+      } else if (e.key == "metrics") {
+        ReadMetrics(e, &topo.metrics);
       } else if (e.key == "topics") {
         for (const MapEntry& t : r_.Entries(e.value, e.path)) topo.topics.push_back(ReadTopic(t));
       } else if (e.key == "event_types") {
@@ -344,6 +346,32 @@ class Loader {
         auto s = r_.String(e, /*secret=*/true);
         if (s) serve->token = PropertyValue{*s, true, r_.Where(e.value)};
       }
+    }
+  }
+
+  void ReadMetrics(const MapEntry& section, MetricsSpec* metrics) {
+    metrics->where = r_.Where(section.key_node);
+    for (const MapEntry& e : r_.Fields(section.value, section.path, {"prefix", "listen"})) {
+      auto s = r_.String(e);
+      if (!s) continue;
+      if (e.key == "listen") {
+        if (CheckListen(e, *s, "127.0.0.1:9464")) metrics->listen = *s;
+        continue;
+      }
+      bool ok = true;
+      for (size_t i = 0; i < s->size(); ++i) {
+        const char c = (*s)[i];
+        ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+                    (i > 0 && c >= '0' && c <= '9'));
+      }
+      if (!ok) {
+        r_.Error(e.value, e.path,
+                 fmt::format("invalid metric name prefix \"{}\" (letters, digits and _, not "
+                             "starting with a digit, e.g. alpr_)",
+                             *s));
+        continue;
+      }
+      metrics->prefix = *s;
     }
   }
 

@@ -14,6 +14,7 @@
 
 #include "broker/broker_test_util.h"
 #include "publish/publish_test_util.h"
+#include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
 #include "weir/registry/registry.h"
 
@@ -110,9 +111,11 @@ event_types:
   }
 
   std::unique_ptr<Server> Start(ServerOptions options = {}, publish::Publisher* publisher = nullptr,
-                                registry::Registry* reg = nullptr) {
+                                registry::Registry* reg = nullptr,
+                                observe::Registry* metrics = nullptr) {
     options.listen = "127.0.0.1:0";
-    auto s = Server::Start(options, publisher != nullptr ? publisher : publisher_.get(), reg);
+    auto s =
+        Server::Start(options, publisher != nullptr ? publisher : publisher_.get(), reg, metrics);
     EXPECT_TRUE(s.ok()) << s.status().ToString();
     return s.ok() ? std::move(*s) : nullptr;
   }
@@ -490,6 +493,34 @@ TEST_F(HttpServerTest, TheRegistryRoutesServeTheGivenRegistry) {
   EXPECT_EQ(recs[0].value->at(0), '\0');
   EXPECT_EQ(recs[0].value->substr(1, 4), std::string({0, 0, 0, static_cast<char>(schema_id)}));
   EXPECT_EQ(recs[0].key, "cam-01");
+}
+
+TEST_F(HttpServerTest, MetricsAreServedInThePrometheusFormatBehindTheToken) {
+  observe::Registry metrics("alpr_");
+  publish::PublisherOptions po;
+  po.metrics = &metrics;
+  auto pub = MakePublisher(broker_.Config(), po);
+  ASSERT_TRUE(pub);
+  ServerOptions so;
+  so.bearer_token = "s3cret";
+  auto server = Start(so, pub.get(), nullptr, &metrics);
+  ASSERT_TRUE(server);
+  auto client = Client(*server);
+  const httplib::Headers auth = {{"Authorization", "Bearer s3cret"}};
+  auto res = client->Post("/v1/events/Telemetry", auth, Telemetry(1), "application/json");
+  ASSERT_TRUE(res && res->status == 202) << (res ? res->body : "no response");
+  res = client->Get("/metrics");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  res = client->Get("/metrics", auth);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  EXPECT_EQ(res->get_header_value("Content-Type"), observe::Registry::ContentType());
+  EXPECT_NE(res->body.find("alpr_multi_topic_events_published_total{topic=\"telemetry\"} 1\n"),
+            std::string::npos)
+      << res->body;
+  auto check = weir::testing::RunCommand({"promtool", "check", "metrics"}, res->body);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
 }
 
 TEST_F(HttpServerTest, HealthzReportsTheSpool) {

@@ -9,6 +9,7 @@
 
 #include "broker/broker_test_util.h"
 #include "publish/publish_test_util.h"
+#include "weir/observe/metrics.h"
 #include "weir/schema/avro.h"
 
 namespace weir::publish {
@@ -59,8 +60,9 @@ event_types:
         testing::ReadFile(testing::SourcePath("examples/alpr/schemas/samples/PlateEvent.json")));
   }
 
-  std::unique_ptr<Publisher> Make() {
+  std::unique_ptr<Publisher> Make(observe::Registry* metrics = nullptr) {
     PublisherOptions options;
+    options.metrics = metrics;
     options.schema_ids = [this](const std::string& subject, const std::string&) -> Result<int32_t> {
       subjects_.push_back(subject);
       return subject == "plates-value" ? 41 : 42;
@@ -192,6 +194,29 @@ TEST_F(PublisherTest, InvalidEventsAreRefusedNamingTheFieldAndNothingIsProduced)
   EXPECT_EQ(pub->Stats().refused, 5u);
   EXPECT_TRUE(ReadTopic(broker_.Config(), "plates", 3).empty());
   EXPECT_TRUE(ReadTopic(broker_.Config(), "telemetry", 2).empty());
+}
+
+TEST_F(PublisherTest, MetricsCountCopiesPublishedAndErrorsPerTopic) {
+  observe::Registry metrics("alpr_");
+  auto pub = Make(&metrics);
+  ASSERT_TRUE(pub);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(pub->Publish("PlateEvent", Plate("cam-1", i)).outcome, PublishOutcome::kDelivered);
+  }
+  EXPECT_EQ(pub->Publish("Telemetry", R"({"vehicle": {"id": "x"}, "speed": -1})").outcome,
+            PublishOutcome::kRefused);
+  EXPECT_EQ(pub->Publish("Nope", "{}").outcome, PublishOutcome::kRefused);
+  const std::string text = metrics.Render();
+  for (const char* line :
+       {"alpr_multi_topic_events_published_total{topic=\"plates\"} 3\n",
+        "alpr_multi_topic_events_published_total{topic=\"plates.legacy\"} 3\n",
+        "alpr_multi_topic_events_published_total{topic=\"telemetry\"} 0\n",
+        "alpr_multi_topic_publish_errors_total{topic=\"telemetry\",error_type=\"SCHEMA_"
+        "VALIDATION\"} 1\n",
+        "alpr_multi_topic_publish_errors_total{topic=\"\",error_type=\"UNKNOWN_EVENT_TYPE\"} 1\n",
+        "alpr_publisher_in_flight_records 0\n", "alpr_publisher_spooling 0\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
 }
 
 TEST_F(PublisherTest, DuplicatesWithinTheTtlAreDroppedOnce) {

@@ -34,6 +34,9 @@
 namespace weir::publish {
 class Publisher;
 }
+namespace weir::observe {
+class Registry;
+}
 namespace weir::registry {
 class Registry;
 }
@@ -50,12 +53,14 @@ struct ServerOptions {
 
 class Server {
  public:
-  // Binds and starts serving on a thread of its own. |publisher| (ingest)
-  // and |registry| (registry API) may each be null, which leaves their routes
-  // out; both must outlive the server.
+  // Binds and starts serving on a thread of its own. |publisher| (ingest),
+  // |registry| (registry API) and |metrics| (GET /metrics, the Prometheus
+  // text format, behind the bearer token like every route but /healthz) may
+  // each be null, which leaves their routes out; all must outlive the server.
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options,
                                                publish::Publisher* publisher,
-                                               registry::Registry* registry);
+                                               registry::Registry* registry,
+                                               observe::Registry* metrics = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -45,6 +45,10 @@
 #include "weir/status.h"
 #include "weir/topology.h"
 
+namespace weir::observe {
+class Registry;
+}
+
 namespace weir::publish {
 
 enum class PublishOutcome : uint8_t {
@@ -106,6 +110,9 @@ struct PublisherOptions {
   std::optional<std::chrono::milliseconds> delivery_timeout;
   std::optional<std::string> spool_dir;  // absolute, or relative to the cwd
   std::optional<bool> spool;
+  // Where the publisher's metrics go (docs/metrics.md); null = none. Must
+  // outlive the Publisher.
+  observe::Registry* metrics = nullptr;
 };
 
 struct PublisherStats {
