@@ -6,6 +6,7 @@
 #      median msgs/s, and the ratio weir/kcat.
 #   2. bench/broker.sh: the embedded broker vs the mock cluster and the disk.
 #   3. bench/publish.sh: the Publisher and HTTP ingest vs the bare client.
+#   4. bench/consume.sh: the consumer runtime vs a bare librdkafka loop.
 # Usage: bench/run.sh [--lines N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -108,3 +109,6 @@ bench/broker.sh
 echo
 # 3. The Publisher and HTTP ingest vs the bare client layer.
 bench/publish.sh
+echo
+# 4. The consumer runtime vs a bare librdkafka consume-and-commit loop.
+bench/consume.sh

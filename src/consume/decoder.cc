@@ -82,8 +82,8 @@ Result<std::shared_ptr<const schema::AvroSchema>> RecordDecoder::WriterSchema(in
   return shared;
 }
 
-bool RecordDecoder::Decode(const Record& r, const publish::EventCodec* type, std::string* json,
-                           DecodeError* error) const {
+bool RecordDecoder::Decode(const Record& r, const publish::EventCodec* type, std::string* storage,
+                           std::string_view* json, DecodeError* error) const {
   const std::optional<std::string_view> value = r.value();
   auto fail = [&](ErrorClass c, std::string message) {
     error->error_class = c;
@@ -92,11 +92,11 @@ bool RecordDecoder::Decode(const Record& r, const publish::EventCodec* type, std
   };
   if (type == nullptr) {
     if (!value) {
-      json->clear();
+      *json = {};
       return true;
     }
     if (!IsUtf8(*value)) return fail(ErrorClass::kSchemaValidation, "value is not UTF-8 text");
-    json->assign(*value);
+    *json = *value;
     return true;
   }
   const std::string& type_name = type->spec().name;
@@ -108,7 +108,7 @@ bool RecordDecoder::Decode(const Record& r, const publish::EventCodec* type, std
     if (!type->Encode(*value, &enc, &refusal)) {
       return fail(ErrorClass::kSchemaValidation, refusal.status.message());
     }
-    json->assign(*value);
+    *json = *value;
     return true;
   }
   auto frame = schema::UnwrapConfluent(*value);
@@ -135,7 +135,8 @@ bool RecordDecoder::Decode(const Record& r, const publish::EventCodec* type, std
   }
   auto text = schema::AvroToJson(*type->avro(), *datum);
   if (!text.ok()) return fail(ErrorClass::kSchemaValidation, text.status().message());
-  *json = std::move(*text);
+  *storage = std::move(*text);
+  *json = *storage;
   return true;
 }
 

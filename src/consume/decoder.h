@@ -40,12 +40,13 @@ class RecordDecoder {
   // the only type routed to its topic; nullptr when neither gives one.
   const publish::EventCodec* TypeOf(const Record& r) const;
 
-  // Decodes |r| as an event of |type| into JSON text. Without a type, the
-  // value must be UTF-8 and is passed as it is. Returns false with the
+  // Decodes |r| as an event of |type| into JSON text, set in |json|: a view
+  // of the record's value for JSON events and values without a type (which
+  // must be UTF-8), of |storage| for decoded Avro. Returns false with the
   // reason: SCHEMA_VALIDATION for bytes that are not a valid event (a poison
   // pill), PROCESSING_FAILURE when the registry cannot be reached.
-  bool Decode(const Record& r, const publish::EventCodec* type, std::string* json,
-              DecodeError* error) const;
+  bool Decode(const Record& r, const publish::EventCodec* type, std::string* storage,
+              std::string_view* json, DecodeError* error) const;
 
   // The names of the event types that may arrive on |topic|.
   std::vector<std::string> TypesOf(std::string_view topic) const;

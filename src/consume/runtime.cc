@@ -53,16 +53,67 @@ int64_t WallNowMs() {
       .count();
 }
 
+bool IsConsumerOnlyProperty(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"group.id",
+                                                "group.instance.id",
+                                                "session.timeout.ms",
+                                                "heartbeat.interval.ms",
+                                                "max.poll.interval.ms",
+                                                "auto.offset.reset",
+                                                "enable.auto.commit",
+                                                "auto.commit.interval.ms",
+                                                "enable.auto.offset.store",
+                                                "partition.assignment.strategy",
+                                                "isolation.level",
+                                                "check.crcs",
+                                                "group.protocol.type",
+                                                "queued.min.messages",
+                                                "queued.max.messages.kbytes",
+                                                "enable.partition.eof",
+                                                "consume.callback.max.messages"};
+  if (name.starts_with("fetch.")) return true;
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
 std::string Coordinates(const Record& r) {
   return fmt::format("{}/{}@{}", r.topic(), r.partition().value(), r.offset().value());
 }
 
 struct Task;
 
+// A FIFO of tasks that allocates little: most key lanes hold one task at a
+// time, and std::deque would allocate a 512-byte block for each.
+class TaskQueue {
+ public:
+  void push_back(std::shared_ptr<Task> t) { items_.push_back(std::move(t)); }
+  std::shared_ptr<Task>& front() { return items_[head_]; }
+  void pop_front() {
+    items_[head_++].reset();
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 1024 && head_ * 2 >= items_.size()) {
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+  auto begin() { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() { return items_.end(); }
+
+ private:
+  std::vector<std::shared_ptr<Task>> items_;
+  size_t head_ = 0;
+};
+
 // The serial queue of one key or partition. q.front() is the task that is
 // ready, running, waiting for a retry or being decided; the rest wait.
 struct Lane {
-  std::deque<std::shared_ptr<Task>> q;
+  TaskQueue q;
 };
 
 struct Entry {
@@ -73,6 +124,7 @@ struct Entry {
 struct PartState {
   TopicPartition tp;
   std::deque<Entry> pending;  // in offset order; front() is the commit point
+  size_t unfinished = 0;      // entries of |pending| not done: the backpressure measure
   bool revoked = false;
   bool paused = false;  // as last applied to the consumer
   // Handler calls running and dead letters not yet confirmed, for the tasks
@@ -95,7 +147,8 @@ struct Task {
   bool decoded = false;
   bool decode_ok = false;
   const publish::EventCodec* type = nullptr;
-  std::string json;
+  std::string_view json;     // into |record|'s value, or into json_storage
+  std::string json_storage;  // decoded Avro
   DecodeError decode_error;
   std::string dedup_key;
   bool dedup_claimed = false;
@@ -105,7 +158,7 @@ struct Task {
   std::string last_error;
   std::string last_context;
   // Set when the task goes to the DLQ; kept for re-sends.
-  std::optional<DeadLetter> dead_letter;
+  std::unique_ptr<DeadLetter> dead_letter;
   milliseconds dlq_backoff{0};
 };
 
@@ -312,8 +365,13 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     }
   }
 
-  void FinishLocked(Task& t) {
+  static void MarkDoneLocked(Task& t) {
     t.entry->done = true;
+    --t.part->unfinished;
+  }
+
+  void FinishLocked(Task& t) {
+    MarkDoneLocked(t);
     AdvanceLaneLocked(t);
   }
 
@@ -449,8 +507,9 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       AbandonLocked(*t);
       return;
     }
-    t->dead_letter = MakeDeadLetter(t->record, spec.name, t->last_class, t->last_error,
-                                    t->last_context, std::max(0, t->attempts - 1));
+    t->dead_letter = std::make_unique<DeadLetter>(
+        MakeDeadLetter(t->record, spec.name, t->last_class, t->last_error, t->last_context,
+                       std::max(0, t->attempts - 1)));
     ++t->part->outstanding;
     AdvanceLaneLocked(*t);
     outbox.push_back(t);
@@ -517,16 +576,18 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       --t->part->outstanding;
       ++stats.dead_lettered;
       ++stats.dead_by_class[static_cast<int>(t->last_class)];
+      MarkDoneLocked(*t);
       if (meters) meters->dlq_sent[static_cast<int>(t->last_class)]->Inc();
-      t->entry->done = true;
+      const bool recovered = was_resend && dlq_retry.empty() && dlq_resending == 0;
+      UpdateDlqBlockedLocked();
+      state_cv.notify_all();
+      lock.unlock();  // logging is slow; never under the runtime's lock
       spdlog::warn("group {}: {} dead-lettered to {} ({}: {})", spec.name, Coordinates(t->record),
                    spec.dlq_topic, ErrorClassName(t->last_class), t->last_error);
-      if (was_resend && dlq_retry.empty() && dlq_resending == 0) {
+      if (recovered) {
         spdlog::info("group {}: the DLQ {} takes writes again; resuming", spec.name,
                      spec.dlq_topic);
       }
-      UpdateDlqBlockedLocked();
-      state_cv.notify_all();
       return;
     }
     ++stats.dlq_errors;
@@ -625,7 +686,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     if (t.decoded) return;
     t.decoded = true;
     t.type = decoder->TypeOf(t.record);
-    t.decode_ok = decoder->Decode(t.record, t.type, &t.json, &t.decode_error);
+    t.decode_ok = decoder->Decode(t.record, t.type, &t.json_storage, &t.json, &t.decode_error);
     if (!t.decode_ok) return;
     std::string why;
     std::vector<std::string> values;
@@ -903,8 +964,8 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       std::lock_guard<std::mutex> lock(mu);
       for (auto& [tp, p] : parts) {
         const bool want = stopping || stats.dlq_blocked ||
-                          p->pending.size() >= options.max_pending_per_partition ||
-                          (p->paused && p->pending.size() > options.max_pending_per_partition / 2);
+                          p->unfinished >= options.max_pending_per_partition ||
+                          (p->paused && p->unfinished > options.max_pending_per_partition / 4);
         if (want != p->paused) {
           p->paused = want;
           (want ? pause : resume).push_back(tp);
@@ -946,6 +1007,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       if (part == nullptr || part->revoked || stopping) continue;
       ++stats.received;
       part->pending.push_back(Entry{t->record.offset()});
+      ++part->unfinished;
       t->entry = &part->pending.back();
       t->part = part;
       if (part->reorder && t->decode_ok && t->record.key()) {
@@ -972,7 +1034,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     if (spec.reorder->late == LatePolicy::kDrop) {
       ++stats.late_dropped;
       if (meters) meters->late->Inc();
-      t->entry->done = true;
+      MarkDoneLocked(*t);
       return;
     }
     t->last_class = ErrorClass::kBusinessLogic;
@@ -989,7 +1051,10 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
         std::lock_guard<std::mutex> lock(mu);
         if (stop_requested) break;
       }
-      auto polled = consumer->Poll(milliseconds(100));
+      // Short enough that a commit_interval below 100 ms is kept while the
+      // partitions are paused and no records come.
+      auto polled =
+          consumer->Poll(std::min<milliseconds>(milliseconds(100), options.commit_interval));
       if (!polled.ok()) {
         std::lock_guard<std::mutex> lock(mu);
         if (error.ok()) error = polled.status();
@@ -1116,8 +1181,14 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
   for (const auto& [name, value] : spec->properties) config.Set(name, value.value);
   impl->config = config;
   if (!spec->dlq_topic.empty()) {
+    // The DLQ producer shares the cluster settings, not the consumer's: the
+    // group's properties and consumer-only librdkafka properties are left out
+    // (librdkafka would warn about each).
     kafka::ClientConfig pc = config;
-    for (const auto& [name, value] : spec->properties) pc.Erase(name);  // consumer-only props
+    for (const auto& [name, value] : spec->properties) pc.Erase(name);
+    for (const auto& [name, value] : config.properties()) {
+      if (IsConsumerOnlyProperty(name)) pc.Erase(name);
+    }
     pc.SetDefault("message.timeout.ms", "30000");
     auto producer = kafka::Producer::Create(pc);
     if (!producer.ok()) return producer.status();

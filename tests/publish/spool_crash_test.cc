@@ -4,9 +4,6 @@
 // several rounds. Then a Publisher on a running broker forwards the spool:
 // every acknowledged event arrives exactly once, in order per key.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <random>
@@ -21,52 +18,6 @@ namespace {
 
 using nlohmann::json;
 using weir::testing::TempDir;
-
-// Runs |argv| with stdout on a pipe; kills it with SIGKILL once |stop_after|
-// lines have been read (or lets it finish). Returns the lines read.
-std::vector<std::string> RunAndKill(const std::vector<std::string>& argv, size_t stop_after,
-                                    bool* killed) {
-  int out[2];
-  EXPECT_EQ(::pipe(out), 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    ::close(out[0]);
-    ::close(out[1]);
-    std::vector<std::string> args = argv;
-    std::vector<char*> cargs;
-    for (std::string& a : args) cargs.push_back(a.data());
-    cargs.push_back(nullptr);
-    ::execv(cargs[0], cargs.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::vector<std::string> lines;
-  std::string line;
-  char buf[4096];
-  *killed = false;
-  for (;;) {
-    ssize_t n = ::read(out[0], buf, sizeof(buf));
-    if (n <= 0) break;
-    for (ssize_t i = 0; i < n; ++i) {
-      if (buf[i] != '\n') {
-        line += buf[i];
-        continue;
-      }
-      lines.push_back(std::move(line));
-      line.clear();
-    }
-    if (lines.size() >= stop_after) {
-      ::kill(pid, SIGKILL);
-      *killed = true;
-      break;
-    }
-  }
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return lines;
-}
 
 TEST(SpoolCrashTest, KillNineWhileSpoolingLosesNoAcknowledgedEvent) {
   TempDir dir;
@@ -89,12 +40,14 @@ event_types: {Order: {topic: orders, id: id}}
     }
     const std::string file = dir.WriteFile("in-" + std::to_string(round) + ".ndjson", input);
     const size_t stop_after = std::uniform_int_distribution<size_t>(1, kPerRound - 1)(rng);
-    bool killed = false;
-    std::vector<std::string> lines =
-        RunAndKill({testing::WeirBinary(), "-c", config, "-b", "127.0.0.1:1", "--log-level",
-                    "error", "produce", "--type", "Order", "--outcomes", "--file", file},
-                   stop_after, &killed);
-    kills += killed ? 1 : 0;
+    size_t lines_read = 0;
+    weir::testing::KillRun run = weir::testing::RunAndKill(
+        {testing::WeirBinary(), "-c", config, "-b", "127.0.0.1:1", "--log-level", "error",
+         "produce", "--type", "Order", "--outcomes", "--file", file},
+        [&](const std::string&) { return ++lines_read >= stop_after; });
+    ASSERT_FALSE(run.timed_out) << "round " << round;
+    kills += run.killed ? 1 : 0;
+    const std::vector<std::string>& lines = run.lines;
     ASSERT_FALSE(lines.empty()) << "round " << round << ": no event was acknowledged";
     for (const std::string& l : lines) {
       // LINE<TAB>OUTCOME...

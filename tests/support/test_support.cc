@@ -1,16 +1,19 @@
 #include "support/test_support.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -130,6 +133,118 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
   waitpid(pid, &status, 0);
   if (WIFEXITED(status)) res.exit_code = WEXITSTATUS(status);
   return res;
+}
+
+std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>& argv) {
+  // Everything the child needs is prepared before fork(): the test process
+  // has threads (brokers, clients), so the child only calls dup2/execv.
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargs;
+  for (std::string& a : args) cargs.push_back(a.data());
+  cargs.push_back(nullptr);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe: " << strerror(errno);
+    return nullptr;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    ADD_FAILURE() << "fork: " << strerror(errno);
+    close(out[0]);
+    close(out[1]);
+    return nullptr;
+  }
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);  // the duplicate does not inherit O_CLOEXEC
+    execv(cargs[0], cargs.data());
+    _exit(127);
+  }
+  close(out[1]);
+  return std::unique_ptr<ChildProcess>(new ChildProcess(pid, out[0]));
+}
+
+ChildProcess::~ChildProcess() {
+  if (!reaped_) Signal(SIGKILL);
+  Wait();
+}
+
+ChildProcess::ReadResult ChildProcess::ReadLines(std::vector<std::string>* lines,
+                                                 TimePoint deadline) {
+  if (out_fd_ < 0) return ReadResult::kEof;
+  const size_t before = lines->size();
+  char buf[8192];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return ReadResult::kTimeout;
+    pollfd pfd{out_fd_, POLLIN, 0};
+    const int pr = poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left.count() + 1, 60000)));
+    if (pr < 0 && errno == EINTR) continue;
+    if (pr == 0) continue;  // the deadline is checked at the top
+    const ssize_t n = pr < 0 ? -1 : read(out_fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (!partial_.empty()) lines->push_back(std::move(partial_));
+      partial_.clear();
+      close(out_fd_);
+      out_fd_ = -1;
+      return lines->size() > before ? ReadResult::kLines : ReadResult::kEof;
+    }
+    for (ssize_t i = 0; i < n; ++i) {
+      if (buf[i] == '\n') {
+        lines->push_back(std::move(partial_));
+        partial_.clear();
+      } else {
+        partial_ += buf[i];
+      }
+    }
+    if (lines->size() > before) return ReadResult::kLines;
+  }
+}
+
+void ChildProcess::Signal(int signal) {
+  if (!reaped_) kill(pid_, signal);
+}
+
+int ChildProcess::Wait() {
+  if (out_fd_ >= 0) {
+    close(out_fd_);
+    out_fd_ = -1;
+  }
+  if (reaped_) return wait_status_;
+  while (waitpid(pid_, &wait_status_, 0) < 0 && errno == EINTR) {
+  }
+  reaped_ = true;
+  return wait_status_;
+}
+
+KillRun RunAndKill(const std::vector<std::string>& argv,
+                   const std::function<bool(const std::string& line)>& kill_after,
+                   std::chrono::milliseconds timeout) {
+  KillRun run;
+  std::unique_ptr<ChildProcess> child = ChildProcess::Start(argv);
+  if (!child) return run;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::vector<std::string> lines;
+  for (;;) {
+    lines.clear();
+    const ChildProcess::ReadResult r = child->ReadLines(&lines, deadline);
+    for (std::string& line : lines) {
+      if (!run.killed && kill_after(line)) {
+        child->Signal(SIGKILL);
+        run.killed = true;
+      }
+      run.lines.push_back(std::move(line));
+    }
+    if (run.killed || r == ChildProcess::ReadResult::kEof) break;
+    if (r == ChildProcess::ReadResult::kTimeout) {
+      child->Signal(SIGKILL);
+      run.timed_out = true;
+      break;
+    }
+  }
+  run.wait_status = child->Wait();
+  return run;
 }
 
 std::string WeirBinary() { return std::string(WEIR_BINARY_DIR) + "/bin/weir"; }

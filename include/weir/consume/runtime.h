@@ -181,9 +181,10 @@ struct RuntimeOptions {
   // How long a revocation waits for the revoked partitions' running handlers
   // and DLQ writes before abandoning them (uncommitted).
   std::chrono::milliseconds revoke_timeout{std::chrono::seconds(30)};
-  // Records read but not finished, per partition; above it the partition is
-  // paused until the runtime catches up.
-  size_t max_pending_per_partition = 5000;
+  // Records read but not finished, per partition; at it the partition is
+  // paused until three quarters of them are finished. A pause drops what
+  // librdkafka has prefetched for the partition, so the gap is kept wide.
+  size_t max_pending_per_partition = 20000;
   // How long a reorder buffer holds a record waiting for an earlier one.
   std::chrono::milliseconds reorder_max_wait{1000};
   // Overrides of the group's settings (tests, benchmarks, the CLI).
