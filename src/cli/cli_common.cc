@@ -32,6 +32,18 @@ int OpenInputOrDie(const std::string& file) {
   return fd;
 }
 
+int ExitCodeFor(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+      return kExitBadInput;
+    case StatusCode::kRefused:
+      return kExitRefused;
+    default:
+      return kExitFailed;
+  }
+}
+
 Topology LoadTopologyOrDie(const GlobalOptions& g) {
   if (!g.config_given && !std::filesystem::exists(g.config_path)) {
     Topology empty;

@@ -36,6 +36,11 @@ struct CliError {
 // Loads weir.yaml (an empty topology when the default path does not exist
 // and --config was not given). Throws CliError on a bad file.
 Topology LoadTopologyOrDie(const GlobalOptions& g);
+
+// The exit code for a failed operation: bad input (invalid argument, not
+// found) kExitBadInput, a refused change kExitRefused, anything else
+// kExitFailed.
+int ExitCodeFor(const Status& s);
 // For commands that run until SIGINT or SIGTERM: blocks both in the calling
 // thread — before any other thread starts, so that every thread inherits
 // the mask — and returns the set for WaitForStopSignal().

@@ -16,7 +16,10 @@
 
 #include "cli/commands.h"
 #include "weir/consume/dead_letter.h"
+#include "weir/http/server.h"
+#include "weir/observe/metrics.h"
 #include "weir/ops/dlq.h"
+#include "weir/ops/dlq_monitor.h"
 #include "weir/registry/registry.h"
 #include "weir/schema/avro.h"
 
@@ -652,6 +655,45 @@ void AddFilterOptions(CLI::App* cmd, DlqOptions* o) {
 
 }  // namespace
 
+// --- monitor ------------------------------------------------------------------
+
+struct MonitorOptions {
+  std::string group;
+  std::string listen;
+};
+
+void RunMonitor(const GlobalOptions& g, const MonitorOptions& o) {
+  Topology topo = LoadTopologyOrDie(g);
+  if (topo.FindGroup(o.group) == nullptr) {
+    throw CliError{kExitBadInput,
+                   fmt::format("--group {}: no such consumer group in {} (the monitor runs a "
+                               "group whose topics are the DLQ topics)",
+                               o.group, topo.path)};
+  }
+  const sigset_t stop_signals = BlockStopSignals();
+  ops::ClusterConnection conn = ConnectOrDie(g, topo, /*create_declared_topics=*/true);
+  observe::Registry metrics(topo.metrics.prefix);
+  auto monitor = ops::DlqMonitor::Create(topo, o.group, conn.config, &metrics);
+  if (!monitor.ok()) throw CliError{ExitCodeFor(monitor.status()), monitor.status().ToString()};
+  http::ServerOptions so;
+  so.listen = o.listen.empty() ? topo.metrics.listen : o.listen;
+  auto server = http::Server::Start(so, nullptr, nullptr, &metrics);
+  if (!server.ok()) throw CliError{ExitCodeFor(server.status()), server.status().ToString()};
+  if (Status s = (*monitor)->Start(); !s.ok()) throw CliError{ExitCodeFor(s), s.ToString()};
+  std::cout << fmt::format("http://{}/metrics\n", (*server)->address()) << std::flush;
+  std::cerr << fmt::format("weir dlq monitor: group {} reading {}; metrics on http://{}/metrics\n",
+                           o.group, fmt::join(topo.FindGroup(o.group)->topics, ", "),
+                           (*server)->address());
+  std::cerr << fmt::format("weir dlq monitor: {} received; stopping\n",
+                           WaitForStopSignal(stop_signals));
+  (*server)->Stop();
+  Status s = (*monitor)->Stop(std::chrono::seconds(10));
+  const ops::DlqStats st = (*monitor)->Stats();
+  std::cerr << fmt::format("weir dlq monitor: {} dead letter(s) read, {} unreadable record(s)\n",
+                           st.total, (*monitor)->unreadable());
+  if (!s.ok()) throw CliError{kExitFailed, s.ToString()};
+}
+
 void RegisterDlqCommands(CLI::App& app, const GlobalOptions& g) {
   CLI::App* dlq = app.add_subcommand(
       "dlq",
@@ -716,6 +758,18 @@ void RegisterDlqCommands(CLI::App& app, const GlobalOptions& g) {
   purge->add_flag("--yes", purge_o->yes, "Really delete (required unless --dry-run)");
   purge->add_flag("--dry-run", purge_o->dry_run, "Print what would be deleted; delete nothing");
   purge->callback([&g, purge_o] { RunPurge(g, *purge_o); });
+
+  auto monitor_o = std::make_shared<MonitorOptions>();
+  CLI::App* monitor = dlq->add_subcommand(
+      "monitor",
+      "Run the DLQ monitor: consume the DLQ topics of consumer group --group, log every dead "
+      "letter in one JSON line, serve dlq_messages_total{error_type,original_topic} and "
+      "dlq_oldest_message_age_seconds on GET /metrics until SIGINT or SIGTERM");
+  monitor->add_option("--group", monitor_o->group, "The consumer group whose topics are the DLQ")
+      ->required();
+  monitor->add_option("--listen", monitor_o->listen,
+                      "host:port of /metrics (default: weir.yaml metrics.listen)");
+  monitor->callback([&g, monitor_o] { RunMonitor(g, *monitor_o); });
 }
 
 }  // namespace weir::cli

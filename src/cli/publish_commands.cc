@@ -28,16 +28,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int ExitFor(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-      return kExitBadInput;
-    default:
-      return kExitFailed;
-  }
-}
-
 std::unique_ptr<publish::Publisher> OpenPublisherOrDie(const Topology& topo,
                                                        const kafka::ClientConfig& config,
                                                        const std::string& spool_dir,
@@ -49,7 +39,7 @@ std::unique_ptr<publish::Publisher> OpenPublisherOrDie(const Topology& topo,
   // `weir spool drain` forwards a spool even when weir.yaml now turns it off.
   if (force_spool) options.spool = true;
   auto pub = publish::Publisher::Create(topo, config, options);
-  if (!pub.ok()) throw CliError{ExitFor(pub.status()), pub.status().ToString()};
+  if (!pub.ok()) throw CliError{ExitCodeFor(pub.status()), pub.status().ToString()};
   return std::move(*pub);
 }
 
@@ -159,7 +149,7 @@ void RunServe(const GlobalOptions& g, const ServeOptions& o) {
   std::unique_ptr<registry::Registry> reg;
   if (!o.no_registry) {
     auto r = registry::OpenRegistry(topo.registry, topo.folder);
-    if (!r.ok()) throw CliError{ExitFor(r.status()), r.status().ToString()};
+    if (!r.ok()) throw CliError{ExitCodeFor(r.status()), r.status().ToString()};
     reg = std::move(*r);
   }
   // Declared before the publisher, so that it outlives it.
@@ -175,7 +165,7 @@ void RunServe(const GlobalOptions& g, const ServeOptions& o) {
   so.max_body_bytes = topo.serve.max_body_bytes;
   so.bearer_token = topo.serve.token.value;
   auto server = http::Server::Start(so, pub.get(), reg.get(), &metrics);
-  if (!server.ok()) throw CliError{ExitFor(server.status()), server.status().ToString()};
+  if (!server.ok()) throw CliError{ExitCodeFor(server.status()), server.status().ToString()};
   std::cout << fmt::format("http://{}\n", (*server)->address()) << std::flush;
   std::cerr << fmt::format(
       "weir serve: listening on http://{}{}{}; metrics: /metrics{}\n", (*server)->address(),

@@ -32,20 +32,6 @@ struct SchemaOptions {
   std::string version = "all";
 };
 
-// Usage errors and missing subjects are the user's input; a refused
-// registration is a refused change; the rest means the operation failed.
-int ExitCodeFor(const Status& s) {
-  switch (s.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-      return kExitBadInput;
-    case StatusCode::kRefused:
-      return kExitRefused;
-    default:
-      return kExitFailed;
-  }
-}
-
 [[noreturn]] void Fail(const Status& s, std::string_view context = {}) {
   throw CliError{ExitCodeFor(s),
                  context.empty() ? s.message() : fmt::format("{}: {}", context, s.message())};

@@ -685,6 +685,10 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   void DecodeTask(Task& t) {
     if (t.decoded) return;
     t.decoded = true;
+    if (!options.decode) {
+      t.decode_ok = true;
+      return;
+    }
     t.type = decoder->TypeOf(t.record);
     t.decode_ok = decoder->Decode(t.record, t.type, &t.json_storage, &t.json, &t.decode_error);
     if (!t.decode_ok) return;
@@ -1156,6 +1160,11 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
         fmt::format("group {}: concurrency must be at least 1", spec->name));
   }
   impl->rng.seed(options.jitter_seed != 0 ? options.jitter_seed : std::random_device{}());
+  if (!options.decode && (spec->dedup || spec->reorder)) {
+    return Status::InvalidArgument(
+        fmt::format("{}: group {} has {} and so needs its records decoded", spec->where.ToString(),
+                    spec->name, spec->dedup ? "dedup:" : "reorder:"));
+  }
   auto decoder = RecordDecoder::Create(topology, *spec, options.registry);
   if (!decoder.ok()) return decoder.status();
   impl->decoder = std::move(*decoder);

@@ -4,9 +4,13 @@
 // Kafka and a Kafka Connect dead letter built by hand, and one record that
 // is not a dead letter.
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <thread>
 
 #include "broker/broker_test_util.h"
 #include "support/test_support.h"
@@ -637,6 +641,67 @@ TEST_F(DlqCli, AnUnreachableClusterFailsWithAMessage) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("weir: "), std::string::npos) << r.err;
   EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace weir
+
+namespace weir {
+namespace {
+
+using testing::ChildProcess;
+using testing::ReadFile;
+
+// weir dlq monitor: a process that reads the DLQ as a consumer group and
+// serves the DLQ metrics until SIGTERM.
+TEST_F(DlqCli, MonitorServesDlqMetricsUntilSigterm) {
+  config_ = dir_.WriteFile("weir.yaml", ReadFile(config_) +
+                                            "  dlq-monitor:\n"
+                                            "    topics: [orders.dlq]\n"
+                                            "metrics: {prefix: alpr_}\n");
+  auto child =
+      ChildProcess::Start({WeirBinary(), "-b", broker_.bootstrap(), "-c", config_, "dlq", "monitor",
+                           "--group", "dlq-monitor", "--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(child);
+  std::vector<std::string> lines;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  ASSERT_EQ(child->ReadLines(&lines, deadline), ChildProcess::ReadResult::kLines);
+  const std::regex url_re(R"(http://127\.0\.0\.1:(\d+)/metrics)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(lines[0], m, url_re)) << lines[0];
+  httplib::Client http("127.0.0.1", std::stoi(m[1]));
+  std::string body;
+  const std::string want =
+      "alpr_dlq_messages_total{error_type=\"SCHEMA_VALIDATION\",original_topic=\"orders\"} 1\n";
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto res = http.Get("/metrics");
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    body = res->body;
+    if (body.find(want) != std::string::npos &&
+        body.find("alpr_dlq_unreadable_records_total 1\n") != std::string::npos) {
+      break;
+    }
+    std::this_thread::yield();
+  }
+  EXPECT_NE(body.find(want), std::string::npos) << body;
+  EXPECT_NE(
+      body.find("alpr_dlq_messages_total{error_type=\"TIMEOUT\",original_topic=\"payments\"} 1\n"),
+      std::string::npos)
+      << body;
+  EXPECT_NE(body.find("alpr_dlq_oldest_message_age_seconds "), std::string::npos) << body;
+  // The monitor's group is a consumer group like any: its own series too.
+  EXPECT_NE(body.find("alpr_consumer_messages_processed_total{consumer_group=\"dlq-monitor\""),
+            std::string::npos)
+      << body;
+  child->Signal(SIGTERM);
+  const int status = child->Wait();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST_F(DlqCli, MonitorNeedsAGroupOfWeirYaml) {
+  auto r = Dlq({"monitor", "--group", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--group nope: no such consumer group"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -187,6 +187,11 @@ struct RuntimeOptions {
   size_t max_pending_per_partition = 20000;
   // How long a reorder buffer holds a record waiting for an earlier one.
   std::chrono::milliseconds reorder_max_wait{1000};
+  // False: records are not decoded — Message::json() and event_type() are
+  // empty, nothing is validated — for handlers that read raw records (the
+  // DLQ monitor reads dead letters, whose values are other topics' events).
+  // A group with dedup: or reorder: needs decoding.
+  bool decode = true;
   // Overrides of the group's settings (tests, benchmarks, the CLI).
   std::optional<int> concurrency;
   // Where persistent dedup keeps its SQLite file; default
