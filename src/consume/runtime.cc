@@ -125,6 +125,10 @@ struct PartState {
   TopicPartition tp;
   std::deque<Entry> pending;  // in offset order; front() is the commit point
   size_t unfinished = 0;      // entries of |pending| not done: the backpressure measure
+  // For the lag gauge: the partition's high watermark as last fetched, and
+  // the offset last committed (or, before the first commit, the first read).
+  int64_t high_watermark = -1;
+  int64_t committed = -1;
   bool revoked = false;
   bool paused = false;  // as last applied to the consumer
   // Handler calls running and dead letters not yet confirmed, for the tasks
@@ -722,6 +726,18 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     }
   }
 
+  // Per assigned partition whose watermark and position are known: the high
+  // watermark minus the committed offset (records not yet committed).
+  std::vector<std::pair<TopicPartition, int64_t>> Lags() const {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<std::pair<TopicPartition, int64_t>> out;
+    for (const auto& [tp, p] : parts) {
+      if (p->high_watermark < 0 || p->committed < 0) continue;
+      out.emplace_back(tp, std::max<int64_t>(0, p->high_watermark - p->committed));
+    }
+    return out;
+  }
+
   GroupStats Snapshot() const {
     std::lock_guard<std::mutex> lock(mu);
     GroupStats s = stats;
@@ -789,6 +805,14 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
                    static_cast<double>(s.assigned_partitions));
       scrape.Gauge("consumer_paused_partitions", "Partitions paused (backpressure, DLQ, stop)",
                    group, static_cast<double>(s.paused_partitions));
+      for (const auto& [tp, lag] : self->Lags()) {
+        scrape.Gauge("consumer_lag_records",
+                     "High watermark minus the group's committed offset, per assigned partition",
+                     {{"consumer_group", self->spec.name},
+                      {"topic", tp.topic},
+                      {"partition", std::to_string(tp.partition.value())}},
+                     static_cast<double>(lag));
+      }
     });
   }
 
@@ -951,13 +975,33 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
 
   void CommitFinished(bool sync) {
     std::vector<TopicPartitionOffset> offsets;
+    std::vector<std::pair<TopicPartition, int64_t>> highs;
+    for (const auto& tp : AssignedPartitions()) {
+      highs.emplace_back(tp, consumer->CachedWatermarks(tp).high.value());
+    }
     {
       std::lock_guard<std::mutex> lock(mu);
+      for (const auto& [tp, high] : highs) {
+        if (auto it = parts.find(tp); it != parts.end() && high >= 0) {
+          it->second->high_watermark = high;
+        }
+      }
       for (auto& [tp, p] : parts) {
-        if (auto o = PopFinishedLocked(*p)) offsets.push_back(*o);
+        if (auto o = PopFinishedLocked(*p)) {
+          offsets.push_back(*o);
+          p->committed = o->offset.value();
+        }
       }
     }
     if (!offsets.empty()) CommitOffsets(offsets, sync);
+  }
+
+  // The assigned partitions (a copy, taken under mu).
+  std::vector<TopicPartition> AssignedPartitions() {
+    std::lock_guard<std::mutex> lock(mu);
+    std::vector<TopicPartition> out;
+    for (const auto& [tp, p] : parts) out.push_back(tp);
+    return out;
   }
 
   // Pauses partitions with too much pending work, all of them while the DLQ
@@ -1012,6 +1056,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       ++stats.received;
       part->pending.push_back(Entry{t->record.offset()});
       ++part->unfinished;
+      if (part->committed < 0) part->committed = t->record.offset().value();
       t->entry = &part->pending.back();
       t->part = part;
       if (part->reorder && t->decode_ok && t->record.key()) {

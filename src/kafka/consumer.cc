@@ -300,6 +300,17 @@ Result<Watermarks> Consumer::QueryWatermarks(const TopicPartition& tp,
   return Watermarks{Offset(low), Offset(high)};
 }
 
+Watermarks Consumer::CachedWatermarks(const TopicPartition& tp) const {
+  int64_t low = -1;
+  int64_t high = -1;
+  if (rd_kafka_get_watermark_offsets(impl_->rk.get(), tp.topic.c_str(), tp.partition.value(), &low,
+                                     &high) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return Watermarks{};
+  }
+  return Watermarks{low >= 0 ? Offset(low) : kOffsetInvalid,
+                    high >= 0 ? Offset(high) : kOffsetInvalid};
+}
+
 Result<std::vector<TopicPartition>> Consumer::Assignment() const {
   rd_kafka_topic_partition_list_t* raw = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_assignment(impl_->rk.get(), &raw);

@@ -123,7 +123,10 @@ class RuntimeTest : public ::testing::Test {
 };
 
 TEST_F(RuntimeTest, HandlesEveryRecordOnceAndCommitsToTheEnd) {
-  auto rt = Make("  g: {topics: [orders], ordering: partition, dlq: dlq}", "g");
+  observe::Registry metrics("weir_");
+  RuntimeOptions options;
+  options.metrics = &metrics;
+  auto rt = Make("  g: {topics: [orders], ordering: partition, dlq: dlq}", "g", options);
   ASSERT_TRUE(rt);
   Recorder rec;
   ASSERT_TRUE(rt->OnEventType("Order", [&](const Message& m) {
@@ -136,6 +139,18 @@ TEST_F(RuntimeTest, HandlesEveryRecordOnceAndCommitsToTheEnd) {
   testing::ProduceAll(*producer_, "orders", records);
   ASSERT_TRUE(rt->Start().ok());
   ASSERT_TRUE(rec.WaitCount(300));
+  // Once everything is committed, the lag gauge of every partition is 0.
+  ASSERT_TRUE(WaitForStats(*rt, [&](const GroupStats&) {
+    const std::string text = metrics.Render();
+    for (int p = 0; p < 3; ++p) {
+      if (text.find(fmt::format("weir_consumer_lag_records{{consumer_group=\"g\",topic=\"orders\","
+                                "partition=\"{}\"}} 0\n",
+                                p)) == std::string::npos) {
+        return false;
+      }
+    }
+    return true;
+  })) << metrics.Render();
   ASSERT_TRUE(rt->Stop(seconds(10)).ok());
   std::set<std::string> ids;
   for (const Seen& s : rec.seen()) {

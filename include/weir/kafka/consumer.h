@@ -93,6 +93,9 @@ class Consumer {
   Result<std::vector<TopicPartitionOffset>> Committed(const std::vector<TopicPartition>& partitions,
                                                       std::chrono::milliseconds timeout);
   Result<Watermarks> QueryWatermarks(const TopicPartition& tp, std::chrono::milliseconds timeout);
+  // The watermarks librdkafka last learned from fetch responses for an
+  // assigned partition, without a request; kOffsetInvalid where unknown.
+  Watermarks CachedWatermarks(const TopicPartition& tp) const;
 
   Result<std::vector<TopicPartition>> Assignment() const;
   RebalanceProtocol rebalance_protocol() const;
