@@ -1,17 +1,18 @@
 // The consumer runtime. The design and the reasons behind it are in
 // docs/consumer.md; this comment maps the code.
 //
-// Every record read becomes a Task, owned (through shared_ptr) by its
-// partition's list of pending entries until it is finished. Where it waits:
+// Every record read becomes a Task (shared_ptr: held by whichever queues
+// and threads still need it) and an Entry in its partition's pending list.
+// Where a task waits:
 //   lane      — the serial queue of its key (`key`) or partition (`partition`);
 //               only a lane's first task is ever ready, running or waiting.
-//   ready_    — tasks a worker may take now.
-//   running_  — one Slot per handler call in progress, with its deadline.
-//   delay_    — tasks waiting for a retry, by due time.
-//   outbox_   — dead letters to send; dlq_retry_ — dead letters to re-send.
+//   ready     — tasks a worker may take now.
+//   running   — one Slot per handler call in progress, with its deadline.
+//   delay     — tasks waiting for a retry, by due time.
+//   outbox    — dead letters to send; dlq_retry — dead letters to re-send.
 //   reorder   — per partition, records held to be put back in sequence.
-// Everything above is guarded by mu_. Slow work — decoding, handlers, the
-// dedup store, producing — runs with mu_ released.
+// Everything above is guarded by Impl::mu. Slow work — decoding, handlers,
+// the dedup store, producing, logging — runs with it released.
 //
 // A task is finished when its entry is marked done: handled, duplicate,
 // late and dropped, or dead-lettered with the DLQ write confirmed. Commits
@@ -27,7 +28,6 @@
 #include <filesystem>
 #include <map>
 #include <random>
-#include <set>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
