@@ -328,8 +328,10 @@ void RegisterServeCommand(CLI::App& app, const GlobalOptions& g) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "Serve HTTP event ingest (POST /v1/events/{type}), the Confluent-compatible schema "
-      "registry API and /healthz until SIGINT or SIGTERM. Prints http://HOST:PORT on stdout "
-      "once listening. Settings: the serve: section of weir.yaml (docs/publisher.md).");
+      "registry API, Prometheus metrics (GET /metrics, names prefixed with metrics.prefix) and "
+      "/healthz until SIGINT or SIGTERM. Prints http://HOST:PORT on stdout once listening. "
+      "Settings: the serve: and metrics: sections of weir.yaml (docs/publisher.md, "
+      "docs/metrics.md).");
   cmd->add_option("--listen", o->listen,
                   "host:port to listen on (default serve.listen, 127.0.0.1:8080; port 0 picks a "
                   "free one)");
