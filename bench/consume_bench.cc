@@ -56,6 +56,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_util.h"
 #include "weir/broker/broker.h"
 #include "weir/consume/runtime.h"
 #include "weir/kafka/admin.h"
@@ -111,23 +112,6 @@ std::vector<std::pair<std::string, std::string>> ReaderProps() {
           {"partition.assignment.strategy", "range,roundrobin"}};
 }
 
-kafka::ClientConfig ProducerConfig(const std::string& bootstrap) {
-  kafka::ClientConfig c;
-  c.Set("bootstrap.servers", bootstrap);
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"linger.ms", "5"},
-           {"batch.size", "1000000"},
-           {"batch.num.messages", "10000"},
-           {"acks", "all"},
-           {"enable.idempotence", "true"},
-           {"message.timeout.ms", "0"},
-           {"queue.buffering.max.messages", "500000"},
-           {"queue.buffering.max.kbytes", "1048576"}}) {
-    c.Set(k, v);
-  }
-  return c;
-}
-
 // One JSON event of ~200 bytes.
 std::string Event(int64_t i, const std::string& key) {
   std::string e = fmt::format(
@@ -154,7 +138,7 @@ void ProduceEvents(const std::string& bootstrap, const std::string& topic, int64
   CountingListener listener;
   kafka::ProducerOptions po;
   po.listener = &listener;
-  auto producer = kafka::Producer::Create(ProducerConfig(bootstrap), po);
+  auto producer = kafka::Producer::Create(bench::BatchingProducerConfig(bootstrap), po);
   if (!producer.ok()) Die(producer.status().ToString());
   for (int64_t i = 0; i < n; ++i) {
     const std::string key = KeyOf(i, keys);
@@ -179,25 +163,6 @@ void CreateTopic(const std::string& bootstrap, const std::string& name, int part
   if (!admin.ok()) Die(admin.status().ToString());
   auto r = (*admin)->CreateTopics({{name, partitions, -1, {}}}, seconds(10));
   if (!r.ok() || !(*r)[0].status.ok()) Die("cannot create topic " + name);
-}
-
-// Latencies in ms (record CreateTime to handling), for the live runs.
-struct Percentiles {
-  double p50 = 0, p95 = 0, p99 = 0, max = 0;
-};
-
-Percentiles Summarize(std::vector<int64_t> v) {
-  Percentiles p;
-  if (v.empty()) return p;
-  std::sort(v.begin(), v.end());
-  auto at = [&](double q) {
-    return static_cast<double>(v[static_cast<size_t>(q * static_cast<double>(v.size() - 1))]);
-  };
-  p.p50 = at(0.50);
-  p.p95 = at(0.95);
-  p.p99 = at(0.99);
-  p.max = static_cast<double>(v.back());
-  return p;
 }
 
 struct ReadResult {
@@ -395,11 +360,6 @@ RuntimeRun RunRuntime(const Topology& topology, const ReadJob& job,
 
 consume::HandlerResult NoOp(const consume::Message&) { return consume::HandlerResult::Ok(); }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 // RuntimeOptions the benchmark varies, to locate the runtime's limits: the
 // backpressure bound (max_pending_per_partition unfinished records per
 // partition, paused above it; "uncapped" lifts it, at the price of unbounded
@@ -492,7 +452,7 @@ class Bench {
         rates[i].push_back(r.per_s);
       }
     }
-    const double bare = rates[0].empty() ? 0 : Median(rates[0]);
+    const double bare = rates[0].empty() ? 0 : bench::Median(rates[0]);
     std::cout << fmt::format(
         "#### Throughput: {} pre-produced events (~200-byte JSON, 1000 keys, 3 partitions)\n\n"
         "Each reader in its own fresh group, from the beginning to the end, timed from its "
@@ -507,7 +467,8 @@ class Bench {
       std::string runs;
       for (double v : rates[i]) runs += fmt::format("{:.0f} ", v);
       std::cout << fmt::format("| {} | {:.0f} | {}| {:.2f} | {:.2f} |\n", readers[i].label,
-                               Median(rates[i]), runs, Median(rates[i]) / bare, Median(cpu_us[i]));
+                               bench::Median(rates[i]), runs, bench::Median(rates[i]) / bare,
+                               bench::Median(cpu_us[i]));
     }
     std::cout << "\n";
   }
@@ -541,9 +502,10 @@ class Bench {
         all.push_back(lat);
         if (ts >= start_ms + 1000) steady.push_back(lat);
       }
-      const Percentiles p = Summarize(steady);
+      const bench::Quantiles p = bench::QuantilesOf(steady);  // ms
       std::cout << fmt::format("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n",
-                               readers[i].label, p.p50, p.p95, p.p99, p.max, Summarize(all).max);
+                               readers[i].label, p.p50, p.p95, p.p99, p.max,
+                               bench::QuantilesOf(all).max);
     }
     std::cout << "\n";
   }
@@ -649,7 +611,7 @@ class Bench {
     CountingListener listener;
     kafka::ProducerOptions po;
     po.listener = &listener;
-    auto producer = kafka::Producer::Create(ProducerConfig(bootstrap_), po);
+    auto producer = kafka::Producer::Create(bench::BatchingProducerConfig(bootstrap_), po);
     if (!producer.ok()) Die(producer.status().ToString());
     const auto start = Clock::now();
     const double per_ms = a_.live_rate / 1000.0;

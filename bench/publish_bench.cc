@@ -28,6 +28,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench_util.h"
 #include "weir/broker/broker.h"
 #include "weir/http/server.h"
 #include "weir/kafka/admin.h"
@@ -70,33 +71,16 @@ struct RunResult {
 RunResult Summarize(int64_t n, Clock::duration elapsed, std::vector<int64_t>& lat_us) {
   RunResult r;
   r.events_per_s = static_cast<double>(n) / std::chrono::duration<double>(elapsed).count();
-  if (!lat_us.empty()) {
-    std::sort(lat_us.begin(), lat_us.end());
-    auto at = [&](double q) {
-      return static_cast<double>(lat_us[static_cast<size_t>(q * (lat_us.size() - 1))]) / 1e3;
-    };
-    r.p50_ms = at(0.50);
-    r.p95_ms = at(0.95);
-    r.p99_ms = at(0.99);
-  }
+  const bench::Quantiles q = bench::QuantilesOf(lat_us, 1e-3);  // µs → ms
+  r.p50_ms = q.p50;
+  r.p95_ms = q.p95;
+  r.p99_ms = q.p99;
   return r;
 }
 
 kafka::ClientConfig ClientProps(const std::string& bootstrap) {
-  kafka::ClientConfig c;
-  c.Set("bootstrap.servers", bootstrap);
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"linger.ms", "5"},
-           {"batch.size", "1000000"},
-           {"batch.num.messages", "10000"},
-           {"compression.type", "lz4"},
-           {"acks", "all"},
-           {"enable.idempotence", "true"},
-           {"message.timeout.ms", "0"},
-           {"queue.buffering.max.messages", "500000"},
-           {"queue.buffering.max.kbytes", "1048576"}}) {
-    c.Set(k, v);
-  }
+  kafka::ClientConfig c = bench::BatchingProducerConfig(bootstrap);
+  c.Set("compression.type", "lz4");
   return c;
 }
 
@@ -232,11 +216,6 @@ RunResult RunHttp(const std::string& address, const std::vector<std::string>& ev
   return Summarize(static_cast<int64_t>(events.size()), elapsed, all);
 }
 
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -335,7 +314,7 @@ event_types:
   auto median_of = [](const std::vector<RunResult>& rs, double RunResult::*field) {
     std::vector<double> v;
     for (const RunResult& r : rs) v.push_back(r.*field);
-    return Median(v);
+    return bench::Median(v);
   };
   auto row = [&](const char* name, const std::vector<RunResult>& rs, const std::string& ratio) {
     std::string runs;

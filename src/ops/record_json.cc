@@ -2,9 +2,9 @@
 
 #include <simdjson.h>
 
-#include "common/base64.h"
-
 #include <nlohmann/json.hpp>
+
+#include "common/base64.h"
 
 namespace weir::ops {
 
