@@ -317,12 +317,7 @@ class ConfluentRegistry final : public Registry {
   // Checks the schema here first, so that a typo gets weir's message (with
   // its path) rather than a round trip; the text is sent as written.
   static Status Validate(std::string_view subject, const Schema& schema) {
-    WEIR_RETURN_IF_ERROR(ValidateSubject(subject));
-    auto normalized = NormalizeSchema(schema);
-    if (!normalized.ok()) {
-      return normalized.status().WithContext(fmt::format("subject '{}'", subject));
-    }
-    return Status::Ok();
+    return NormalizeForSubject(subject, schema).status();
   }
 
   static json Body(const Schema& schema) {

@@ -545,10 +545,8 @@ Result<std::vector<Incompatibility>> LocalRegistry::Check(const SubjectRecord& r
 }
 
 Result<RegisteredSchema> LocalRegistry::Register(std::string_view subject, const Schema& schema) {
-  WEIR_RETURN_IF_ERROR(ValidateSubject(subject));
-  auto normalized = NormalizeSchema(schema);
-  if (!normalized.ok())
-    return normalized.status().WithContext(fmt::format("subject '{}'", subject));
+  auto normalized = NormalizeForSubject(subject, schema);
+  if (!normalized.ok()) return normalized.status();
   WEIR_ASSIGN_OR_RETURN(FolderLock lock, Lock(/*exclusive=*/true));
   WEIR_ASSIGN_OR_RETURN(SubjectRecord rec, ReadSubject(subject));
   WEIR_ASSIGN_OR_RETURN(std::optional<RegisteredSchema> existing, FindLive(rec, *normalized));
@@ -571,10 +569,8 @@ Result<RegisteredSchema> LocalRegistry::Register(std::string_view subject, const
 }
 
 Result<RegisteredSchema> LocalRegistry::LookUp(std::string_view subject, const Schema& schema) {
-  WEIR_RETURN_IF_ERROR(ValidateSubject(subject));
-  auto normalized = NormalizeSchema(schema);
-  if (!normalized.ok())
-    return normalized.status().WithContext(fmt::format("subject '{}'", subject));
+  auto normalized = NormalizeForSubject(subject, schema);
+  if (!normalized.ok()) return normalized.status();
   WEIR_ASSIGN_OR_RETURN(FolderLock lock, Lock(/*exclusive=*/false));
   WEIR_ASSIGN_OR_RETURN(SubjectRecord rec, ReadSubject(subject));
   if (rec.Live().empty()) return SubjectNotFound(subject);
@@ -645,10 +641,8 @@ Result<std::vector<int32_t>> LocalRegistry::ListVersions(std::string_view subjec
 Result<std::vector<Incompatibility>> LocalRegistry::CheckCompatibility(std::string_view subject,
                                                                        const Schema& schema,
                                                                        int32_t version) {
-  WEIR_RETURN_IF_ERROR(ValidateSubject(subject));
-  auto normalized = NormalizeSchema(schema);
-  if (!normalized.ok())
-    return normalized.status().WithContext(fmt::format("subject '{}'", subject));
+  auto normalized = NormalizeForSubject(subject, schema);
+  if (!normalized.ok()) return normalized.status();
   WEIR_ASSIGN_OR_RETURN(FolderLock lock, Lock(/*exclusive=*/false));
   WEIR_ASSIGN_OR_RETURN(SubjectRecord rec, ReadSubject(subject));
   if (version != kAllVersions && rec.Live().empty()) return SubjectNotFound(subject);

@@ -140,6 +140,15 @@ Status ValidateSubject(std::string_view subject) {
   return Status::Ok();
 }
 
+Result<Schema> NormalizeForSubject(std::string_view subject, const Schema& schema) {
+  WEIR_RETURN_IF_ERROR(ValidateSubject(subject));
+  auto normalized = NormalizeSchema(schema);
+  if (!normalized.ok()) {
+    return normalized.status().WithContext(fmt::format("subject '{}'", subject));
+  }
+  return normalized;
+}
+
 std::optional<int32_t> ParseVersion(std::string_view text) {
   if (text == "latest" || text == "-1") return kLatestVersion;
   int64_t v = 0;

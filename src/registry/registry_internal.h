@@ -21,6 +21,11 @@ Result<Schema> NormalizeSchema(const Schema& schema);
 // than 255 bytes, or holding control characters.
 Status ValidateSubject(std::string_view subject);
 
+// ValidateSubject(subject), then NormalizeSchema(schema) with a failure
+// naming the subject: what every call that takes a subject and a schema
+// checks first.
+Result<Schema> NormalizeForSubject(std::string_view subject, const Schema& schema);
+
 // Parses a version as the REST API spells it: "latest" or "-1" (→
 // kLatestVersion), or 1..2^31-1. nullopt for anything else.
 std::optional<int32_t> ParseVersion(std::string_view text);

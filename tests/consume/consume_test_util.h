@@ -135,6 +135,14 @@ class Recorder {
   std::vector<Seen> seen_;
 };
 
+// A handler that records every message in |rec| and succeeds.
+inline Handler RecordingHandler(Recorder& rec) {
+  return [&rec](const Message& m) {
+    rec.Add(m);
+    return HandlerResult::Ok();
+  };
+}
+
 // Waits, up to |timeout|, until |pred| holds for the runtime's stats. The
 // runtime has no stats callback, so this polls every few milliseconds.
 inline bool WaitForStats(const GroupRuntime& rt, const std::function<bool(const GroupStats&)>& pred,

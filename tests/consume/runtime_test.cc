@@ -28,6 +28,7 @@ using testing::Order;
 using testing::OrdersYaml;
 using testing::ProduceOne;
 using testing::Recorder;
+using testing::RecordingHandler;
 using testing::Seen;
 using testing::WaitForStats;
 using weir::testing::MakeTopology;
@@ -129,10 +130,7 @@ TEST_F(RuntimeTest, HandlesEveryRecordOnceAndCommitsToTheEnd) {
   auto rt = Make("  g: {topics: [orders], ordering: partition, dlq: dlq}", "g", options);
   ASSERT_TRUE(rt);
   Recorder rec;
-  ASSERT_TRUE(rt->OnEventType("Order", [&](const Message& m) {
-                  rec.Add(m);
-                  return HandlerResult::Ok();
-                }).ok());
+  ASSERT_TRUE(rt->OnEventType("Order", RecordingHandler(rec)).ok());
   std::vector<std::pair<std::string, std::string>> records;
   for (int i = 0; i < 300; ++i)
     records.emplace_back(fmt::format("k{}", i % 7), Order(fmt::format("k{}", i % 7), i));
@@ -460,10 +458,7 @@ TEST_F(RuntimeTest, APoisonPillIsDeadLetteredAndNeverStallsItsPartition) {
   // Even with SCHEMA_VALIDATION retried, bytes that cannot be decoded are
   // dead-lettered; the policy only adds attempts.
   Recorder rec;
-  ASSERT_TRUE(rt->OnEventType("Order", [&](const Message& m) {
-                  rec.Add(m);
-                  return HandlerResult::Ok();
-                }).ok());
+  ASSERT_TRUE(rt->OnEventType("Order", RecordingHandler(rec)).ok());
   for (int i = 0; i < 20; ++i)
     ProduceOne(*producer_, "orders", std::string("k"), Order("k", i), {}, Partition(1));
   ProduceOne(*producer_, "orders", std::string("k"), std::string("\xff\xfe not json"), {},
@@ -574,10 +569,7 @@ TEST_F(RuntimeTest, DedupAcrossTheLegacyAndTheNewTopicHandlesEachEventOnce) {
       "g");
   ASSERT_TRUE(rt);
   Recorder rec;
-  ASSERT_TRUE(rt->OnEventType("Order", [&](const Message& m) {
-                  rec.Add(m);
-                  return HandlerResult::Ok();
-                }).ok());
+  ASSERT_TRUE(rt->OnEventType("Order", RecordingHandler(rec)).ok());
   // Dual-publish: every event on both topics, plus producer retries.
   for (int i = 0; i < 100; ++i) {
     const std::string key = fmt::format("v{}", i % 5);
@@ -603,10 +595,7 @@ TEST_F(RuntimeTest, ReorderBufferRestoresFrameOrderAndDropsLateFrames) {
       "g");
   ASSERT_TRUE(rt);
   Recorder rec;
-  ASSERT_TRUE(rt->OnTopic("orders", [&](const Message& m) {
-                  rec.Add(m);
-                  return HandlerResult::Ok();
-                }).ok());
+  ASSERT_TRUE(rt->OnTopic("orders", RecordingHandler(rec)).ok());
   // Vehicle a: 1 2 4 3 5 → 1..5. Vehicle b: 1 2 4 5 6 3 7 → 3 is late.
   for (int s : {1, 2, 4, 3, 5}) Produce("orders", "a", Order("a", s));
   for (int s : {1, 2, 4, 5, 6, 3, 7}) Produce("orders", "b", Order("b", s));
@@ -628,10 +617,7 @@ TEST_F(RuntimeTest, LateFramesGoToTheDlqWhenConfigured) {
       "g");
   ASSERT_TRUE(rt);
   Recorder rec;
-  ASSERT_TRUE(rt->OnTopic("orders", [&](const Message& m) {
-                  rec.Add(m);
-                  return HandlerResult::Ok();
-                }).ok());
+  ASSERT_TRUE(rt->OnTopic("orders", RecordingHandler(rec)).ok());
   for (int s : {1, 3, 4, 2, 5}) Produce("orders", "a", Order("a", s));
   ASSERT_TRUE(rt->Start().ok());
   ASSERT_TRUE(rec.WaitCount(4));
