@@ -2,8 +2,9 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
+
+#include "common/wall_clock.h"
 
 namespace weir::broker {
 
@@ -16,11 +17,7 @@ class Clock {
 
 class SystemClock final : public Clock {
  public:
-  int64_t NowMs() const override {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  }
+  int64_t NowMs() const override { return WallClockMs(); }
   static const SystemClock& Instance() {
     static const SystemClock clock;
     return clock;

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "cli/commands.h"
+#include "common/wall_clock.h"
 #include "weir/consume/dead_letter.h"
 #include "weir/http/server.h"
 #include "weir/observe/metrics.h"
@@ -59,12 +60,6 @@ struct DlqOptions {
   bool yes = false;
 };
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // --- Arguments --------------------------------------------------------------
 
 // An ISO-8601 time, or a duration back from now ("2h").
@@ -88,7 +83,7 @@ ops::DlqFilter ParseFilterOrDie(const DlqOptions& o) {
   f.original_topics.insert(o.topics.begin(), o.topics.end());
   f.groups.insert(o.groups.begin(), o.groups.end());
   f.keys.insert(o.keys.begin(), o.keys.end());
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   if (!o.since.empty()) f.since_ms = ParseTimeOrDie("--since", o.since, now);
   if (!o.until.empty()) f.until_ms = ParseTimeOrDie("--until", o.until, now);
   if (f.since_ms && f.until_ms && *f.since_ms > *f.until_ms) {
@@ -441,7 +436,7 @@ void RunStats(const GlobalOptions& g, const DlqOptions& o) {
   const ops::DlqScan scan = ScanOrDie(*client, topics, !o.dlq_topics.empty(), filter);
   const ops::DlqStats stats = ops::Summarize(scan.entries);
   const int64_t oldest = stats.oldest_ms;
-  const int64_t now = NowMs();
+  const int64_t now = WallClockMs();
   const int64_t age_s = oldest < 0 ? -1 : std::max<int64_t>(0, (now - oldest) / 1000);
   if (o.json) {
     ordered_json j;

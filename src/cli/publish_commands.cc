@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "cli/commands.h"
+#include "common/wall_clock.h"
 #include "weir/http/server.h"
 #include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
@@ -50,9 +51,7 @@ std::string SpoolDirOf(const Topology& topo, const std::string& given) {
 
 std::string FormatAge(int64_t created_ms) {
   if (created_ms < 0) return "-";
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = WallClockMs();
   const int64_t s = std::max<int64_t>(0, (now - created_ms) / 1000);
   if (s < 120) return fmt::format("{} s", s);
   if (s < 7200) return fmt::format("{} min", s / 60);

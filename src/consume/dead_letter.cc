@@ -9,6 +9,7 @@
 #include <random>
 
 #include "common/base64.h"
+#include "common/wall_clock.h"
 #include "weir/schema/avro.h"
 
 namespace weir::consume {
@@ -372,9 +373,7 @@ DeadLetter MakeDeadLetter(const Record& record, std::string consumer_group, Erro
                           std::string error_message, std::string error_context, int retry_count) {
   DeadLetter dl;
   dl.dlq_id = NewUuidV4();
-  dl.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
+  dl.timestamp_ms = WallClockMs();
   dl.original_topic = std::string(record.topic());
   dl.original_partition = record.partition();
   dl.original_offset = record.offset();

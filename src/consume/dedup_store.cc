@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "common/wall_clock.h"
+
 namespace weir::consume {
 namespace {
 
@@ -137,9 +139,7 @@ Status RecordHandledKey(sqlite3* db, std::string_view key, std::chrono::millisec
   if (sqlite3_prepare_v2(db, kUpsertSql, -1, &stmt, nullptr) != SQLITE_OK) {
     return Status::Io(fmt::format("dedup: {}", sqlite3_errmsg(db)));
   }
-  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  const int64_t now = WallClockMs();
   sqlite3_bind_text(stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
   sqlite3_bind_int64(stmt, 2, now + ttl.count());
   const int rc = sqlite3_step(stmt);

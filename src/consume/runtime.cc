@@ -32,6 +32,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/wall_clock.h"
 #include "consume/backoff.h"
 #include "consume/decoder.h"
 #include "consume/dedup_store.h"
@@ -46,12 +47,6 @@ namespace {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 using std::chrono::milliseconds;
-
-int64_t WallNowMs() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool IsConsumerOnlyProperty(std::string_view name) {
   static constexpr std::string_view kNames[] = {"group.id",
@@ -425,9 +420,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   }
 
   // Counts the unfinished records of |p| as abandoned (they are read again).
-  void CountAbandonedLocked(const PartState& p) {
-    for (const Entry& e : p.pending) stats.abandoned += e.done ? 0 : 1;
-  }
+  void CountAbandonedLocked(const PartState& p) { stats.abandoned += p.unfinished; }
 
   template <typename Pred>
   void AbandonDlqRetriesLocked(Pred pred) {
@@ -439,10 +432,11 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
         ++it;
       }
     }
-    UpdateDlqBlockedLocked();
   }
 
-  void UpdateDlqBlockedLocked() { stats.dlq_blocked = !dlq_retry.empty() || dlq_resending > 0; }
+  // True while some dead letter failed to reach the DLQ and waits to be sent
+  // again: the group pauses and commits nothing past it.
+  bool DlqBlockedLocked() const { return !dlq_retry.empty() || dlq_resending > 0; }
 
   // The offset to commit for |p| after dropping its finished prefix.
   std::optional<TopicPartitionOffset> PopFinishedLocked(PartState& p) {
@@ -582,8 +576,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       ++stats.dead_by_class[static_cast<int>(t->last_class)];
       MarkDoneLocked(*t);
       if (meters) meters->dlq_sent[static_cast<int>(t->last_class)]->Inc();
-      const bool recovered = was_resend && dlq_retry.empty() && dlq_resending == 0;
-      UpdateDlqBlockedLocked();
+      const bool recovered = was_resend && !DlqBlockedLocked();
       state_cv.notify_all();
       lock.unlock();  // logging is slow; never under the runtime's lock
       spdlog::warn("group {}: {} dead-lettered to {} ({}: {})", spec.name, Coordinates(t->record),
@@ -598,11 +591,10 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     if (was_resend) --dlq_resending;
     if (t->part->revoked) {
       --t->part->outstanding;
-      UpdateDlqBlockedLocked();
       state_cv.notify_all();
       return;
     }
-    if (!stats.dlq_blocked) {
+    if (!DlqBlockedLocked()) {
       spdlog::error(
           "group {}: cannot write the DLQ {} ({}); pausing and committing nothing past "
           "{} until it can",
@@ -612,7 +604,6 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
         std::max<milliseconds>(t->dlq_backoff * 2, milliseconds(200)), milliseconds(30000));
     const Clock::TimePoint due = clock->Now() + t->dlq_backoff;
     dlq_retry.emplace(due, t);
-    UpdateDlqBlockedLocked();
     NotifyTimerIfEarlierLocked(due);
   }
 
@@ -743,10 +734,11 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     GroupStats s = stats;
     s.in_flight = 0;
     for (const auto& [tp, p] : parts) {
-      for (const Entry& e : p->pending) s.in_flight += e.done ? 0 : 1;
+      s.in_flight += static_cast<int64_t>(p->unfinished);
       s.paused_partitions += p->paused ? 1 : 0;
     }
     s.assigned_partitions = parts.size();
+    s.dlq_blocked = DlqBlockedLocked();
     return s;
   }
 
@@ -757,7 +749,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       it->second->Inc();
     }
     const int64_t ts = t.record.timestamp().ms;
-    if (ts > 0) meters->end_to_end->Observe(std::max<int64_t>(0, WallNowMs() - ts) / 1000.0);
+    if (ts > 0) meters->end_to_end->Observe(std::max<int64_t>(0, WallClockMs() - ts) / 1000.0);
   }
 
   void SetUpMetrics(observe::Registry& reg) {
@@ -838,7 +830,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     DecodeTask(t);
     if (!t.decode_ok) return fail(t.decode_error.error_class, t.decode_error.message);
     if (dedup && !t.dedup_claimed) {
-      switch (dedup->Claim(t.dedup_key, WallNowMs())) {
+      switch (dedup->Claim(t.dedup_key, WallClockMs())) {
         case DedupStore::ClaimResult::kClaimed:
           t.dedup_claimed = true;
           break;
@@ -876,7 +868,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
                   "exception escaped the handler");
     }
     if (dedup && !slot.cancelled.load()) {
-      Status s = dedup->Done(t.dedup_key, WallNowMs());
+      Status s = dedup->Done(t.dedup_key, WallClockMs());
       if (!s.ok()) spdlog::error("group {}: {}", spec.name, s.ToString());
       t.dedup_claimed = false;
     }
@@ -1011,7 +1003,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     {
       std::lock_guard<std::mutex> lock(mu);
       for (auto& [tp, p] : parts) {
-        const bool want = stopping || stats.dlq_blocked ||
+        const bool want = stopping || DlqBlockedLocked() ||
                           p->unfinished >= options.max_pending_per_partition ||
                           (p->paused && p->unfinished > options.max_pending_per_partition / 4);
         if (want != p->paused) {
@@ -1224,7 +1216,7 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
             (std::filesystem::path(topology.folder) / ".weir" / "dedup" / (spec->name + ".sqlite"))
                 .string();
       }
-      auto store = DedupStore::OpenPersistent(path, spec->dedup->ttl, WallNowMs());
+      auto store = DedupStore::OpenPersistent(path, spec->dedup->ttl, WallClockMs());
       if (!store.ok()) return store.status();
       impl->dedup = std::move(*store);
     } else {

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "common/wall_clock.h"
 #include "weir/consume/dead_letter.h"
 #include "weir/consume/runtime.h"
 #include "weir/observe/metrics.h"
@@ -103,9 +104,7 @@ Result<std::unique_ptr<DlqMonitor>> DlqMonitor::Create(const Topology& topology,
   if (metrics != nullptr) {
     impl->collector = metrics->AddCollector([raw](observe::Scrape& scrape) {
       const int64_t oldest = raw->Oldest();
-      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch())
-                              .count();
+      const int64_t now = WallClockMs();
       scrape.Gauge("dlq_oldest_message_age_seconds",
                    "Age of the oldest dead letter read (0 when none)", {},
                    oldest < 0 ? 0.0 : std::max<int64_t>(0, now - oldest) / 1000.0);

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "common/wall_clock.h"
 #include "publish/event_codec.h"
 #include "weir/kafka/producer.h"
 #include "weir/observe/metrics.h"
@@ -29,12 +30,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr std::string_view kEventTypeHeader = "weir-event-type";
 constexpr size_t kForwardBatch = 2000;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Delivery errors after which a record may still be delivered later: the
 // cluster was unreachable, slow or between leaders. Those records go to the
@@ -741,7 +736,7 @@ void Publisher::Enqueue(const std::string& event_type, const Route& route, Encod
   ev->done = std::move(done);
   ev->remaining.store(static_cast<int>(copies), std::memory_order_relaxed);
   ev->result.deliveries.resize(copies);
-  const int64_t now_ms = NowMs();
+  const int64_t now_ms = WallClockMs();
   std::vector<Pending*> records;
   records.reserve(copies);
   for (size_t i = 0; i < copies; ++i) {

@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/wall_clock.h"
+
 namespace weir::publish {
 namespace {
 
@@ -42,12 +44,6 @@ CREATE TABLE IF NOT EXISTS dead(
   reason TEXT NOT NULL,
   failed_ms INTEGER NOT NULL);
 )sql";
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Headers as one blob: per header a 4-byte key length, the key, a 4-byte
 // value length (0xFFFFFFFF for a null value) and the value; little-endian.
@@ -519,7 +515,7 @@ Status Spool::MarkDead(int64_t seq, const std::string& reason) {
   if (Status st = d.Step(d.begin.get(), "cannot begin"); !st.ok()) return st;
   sqlite3_bind_text(d.move_dead.get(), 1, reason.data(), static_cast<int>(reason.size()),
                     SQLITE_STATIC);
-  sqlite3_bind_int64(d.move_dead.get(), 2, NowMs());
+  sqlite3_bind_int64(d.move_dead.get(), 2, WallClockMs());
   sqlite3_bind_int64(d.move_dead.get(), 3, seq);
   Status st = d.Step(d.move_dead.get(), fmt::format("cannot keep dead record {}", seq));
   if (st.ok()) {
