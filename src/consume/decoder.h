@@ -66,7 +66,8 @@ class RecordDecoder {
 
 // Reads the values at |paths| (each split with SplitFieldPath) of the JSON
 // object |json|: strings as they are, numbers and booleans as written.
-// Returns false, naming the first missing or non-scalar path in |error|.
+// Returns false, naming the first missing or non-scalar path in |error|;
+// |values| then holds the values before it (none when |json| is not JSON).
 bool ExtractFields(std::string_view json, const std::vector<std::vector<std::string>>& paths,
                    std::vector<std::string>* values, std::string* error);
 

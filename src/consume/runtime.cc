@@ -213,8 +213,10 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   int concurrency = 1;
   std::unique_ptr<RecordDecoder> decoder;
   std::unique_ptr<DedupStore> dedup;
-  std::vector<std::vector<std::string>> dedup_paths;
-  std::vector<std::string> reorder_path;
+  // The fields read from each decoded event, in one parse: the dedup key's
+  // (the first dedup_fields of them), then the reorder sequence's.
+  std::vector<std::vector<std::string>> field_paths;
+  size_t dedup_fields = 0;
   std::unique_ptr<kafka::Producer> dlq_producer;
   // Metrics (null when RuntimeOptions::metrics is).
   struct Meters {
@@ -687,32 +689,30 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     t.type = decoder->TypeOf(t.record);
     t.decode_ok = decoder->Decode(t.record, t.type, &t.json_storage, &t.json, &t.decode_error);
     if (!t.decode_ok) return;
+    if (field_paths.empty()) return;
     std::string why;
     std::vector<std::string> values;
-    if (!dedup_paths.empty()) {
-      if (!ExtractFields(t.json, dedup_paths, &values, &why)) {
-        t.decode_ok = false;
-        t.decode_error = {ErrorClass::kSchemaValidation,
-                          fmt::format("{}: dedup: {}", Coordinates(t.record), why)};
-        return;
-      }
-      t.dedup_key = fmt::format("{}", fmt::join(values, "\x1f"));
+    if (!ExtractFields(t.json, field_paths, &values, &why)) {
+      // |values| holds the fields read before the one that failed.
+      t.decode_ok = false;
+      t.decode_error = {ErrorClass::kSchemaValidation,
+                        fmt::format("{}: {}: {}", Coordinates(t.record),
+                                    values.size() < dedup_fields ? "dedup" : "reorder", why)};
+      return;
     }
-    if (!reorder_path.empty()) {
-      if (!ExtractFields(t.json, {reorder_path}, &values, &why)) {
+    if (dedup_fields > 0) {
+      t.dedup_key =
+          fmt::format("{}", fmt::join(values.begin(), values.begin() + dedup_fields, "\x1f"));
+    }
+    if (spec.reorder) {
+      const std::string& seq = values.back();
+      char* end = nullptr;
+      t.sequence = std::strtoll(seq.c_str(), &end, 10);
+      if (end == seq.c_str() || *end != '\0') {
         t.decode_ok = false;
         t.decode_error = {ErrorClass::kSchemaValidation,
-                          fmt::format("{}: reorder: {}", Coordinates(t.record), why)};
-        return;
-      }
-      char* end = nullptr;
-      t.sequence = std::strtoll(values[0].c_str(), &end, 10);
-      if (end == values[0].c_str() || *end != '\0') {
-        t.decode_ok = false;
-        t.decode_error = {
-            ErrorClass::kSchemaValidation,
-            fmt::format("{}: reorder: {} is not an integer: {}", Coordinates(t.record),
-                        spec.reorder->sequence_field, values[0])};
+                          fmt::format("{}: reorder: {} is not an integer: {}",
+                                      Coordinates(t.record), spec.reorder->sequence_field, seq)};
       }
     }
   }
@@ -1207,7 +1207,7 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
   impl->decoder = std::move(*decoder);
   if (spec->dedup) {
     for (const std::string& f : spec->dedup->fields) {
-      impl->dedup_paths.push_back(publish::SplitFieldPath(f));
+      impl->field_paths.push_back(publish::SplitFieldPath(f));
     }
     if (spec->dedup->persistent) {
       std::string path = options.dedup_path;
@@ -1223,7 +1223,10 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
       impl->dedup = std::make_unique<DedupStore>(spec->dedup->ttl);
     }
   }
-  if (spec->reorder) impl->reorder_path = publish::SplitFieldPath(spec->reorder->sequence_field);
+  impl->dedup_fields = impl->field_paths.size();
+  if (spec->reorder) {
+    impl->field_paths.push_back(publish::SplitFieldPath(spec->reorder->sequence_field));
+  }
   for (const auto& [name, value] : spec->properties) config.Set(name, value.value);
   impl->config = config;
   if (!spec->dlq_topic.empty()) {
