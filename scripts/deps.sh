@@ -13,6 +13,9 @@ PACKAGES=(
   # Prometheus: promtool checks /metrics output and alert rules; the server
   # scrapes a running pipeline in the observability tests.
   prometheus
+  # Burrow (and the ZooKeeper it needs) checks `weir lag` against the
+  # reference lag evaluator in the interop tests.
+  burrow zookeeper
   # scripts/fuzz.sh: clang-14 with libFuzzer and the sanitizer runtimes, and
   # llvm-symbolizer for readable reports.
   clang libclang-rt-14-dev llvm-14

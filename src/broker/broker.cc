@@ -540,6 +540,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerOptions options) {
   ho.advertised_host = impl->advertised_host;
   ho.port = impl->port;
   ho.auto_create_topics = options.auto_create_topics;
+  ho.clock = impl->clock;
   impl->handler = std::make_unique<RequestHandler>(*impl->topics, *impl->groups, ho);
   impl->options = std::move(options);
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "broker/file_util.h"
+#include "broker/wire.h"
 
 namespace weir::broker {
 namespace {
@@ -159,6 +160,47 @@ BatchCheck CheckBatch(std::span<const uint8_t> batch) {
     if (!why.empty()) return {ErrorCode::kCorruptMessage, "malformed record batch: " + why};
   }
   return {};
+}
+
+std::string EncodeRecordBatch(const std::vector<BatchRecord>& records, int64_t timestamp_ms) {
+  Writer w;
+  w.Int64(0);  // base offset: the log assigns it
+  w.Int32(0);  // batch length, patched below
+  w.Int32(0);  // partition leader epoch
+  w.Int8(2);   // magic
+  w.Int32(0);  // CRC, patched below
+  w.Int16(0);  // attributes: uncompressed, CreateTime
+  w.Int32(static_cast<int32_t>(records.size()) - 1);
+  w.Int64(timestamp_ms);  // base timestamp
+  w.Int64(timestamp_ms);  // max timestamp
+  w.Int64(-1);            // producer id
+  w.Int16(-1);            // producer epoch
+  w.Int32(-1);            // base sequence
+  w.Int32(static_cast<int32_t>(records.size()));
+  Writer rec;
+  for (size_t i = 0; i < records.size(); ++i) {
+    rec.buffer().clear();
+    rec.Int8(0);    // record attributes
+    rec.Varint(0);  // timestamp delta
+    rec.Varint(static_cast<int64_t>(i));
+    rec.Varint(static_cast<int64_t>(records[i].key.size()));
+    rec.Raw(records[i].key.data(), records[i].key.size());
+    if (records[i].value) {
+      rec.Varint(static_cast<int64_t>(records[i].value->size()));
+      rec.Raw(records[i].value->data(), records[i].value->size());
+    } else {
+      rec.Varint(-1);
+    }
+    rec.Varint(0);  // headers
+    w.Varint(static_cast<int64_t>(rec.size()));
+    w.Raw(rec.buffer().data(), rec.size());
+  }
+  w.PatchInt32(8, static_cast<int32_t>(w.size() - kBatchLengthFieldEnd));
+  const auto* bytes = reinterpret_cast<const uint8_t*>(w.buffer().data());
+  w.PatchInt32(kBatchCrcOffset,
+               static_cast<int32_t>(Crc32c(std::span<const uint8_t>(
+                   bytes + kBatchCrcCoveredStart, w.size() - kBatchCrcCoveredStart))));
+  return std::move(w.buffer());
 }
 
 void SetBaseOffset(std::span<uint8_t> batch, int64_t base_offset) {

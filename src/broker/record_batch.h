@@ -13,8 +13,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "broker/error_codes.h"
 
@@ -70,6 +72,18 @@ struct BatchCheck {
 // (magic 0/1), kInvalidRecord (inconsistent counts), kUnsupportedVersion
 // (transactional batches).
 BatchCheck CheckBatch(std::span<const uint8_t> batch);
+
+// One record of a batch the broker writes itself.
+struct BatchRecord {
+  std::string key;
+  std::optional<std::string> value;  // nullopt: a tombstone
+};
+
+// An uncompressed, non-idempotent CreateTime batch (base offset 0, every
+// record stamped |timestamp_ms|, no headers) that passes CheckBatch(); for
+// records the broker produces itself (__consumer_offsets). |records| must not
+// be empty.
+std::string EncodeRecordBatch(const std::vector<BatchRecord>& records, int64_t timestamp_ms);
 
 // CRC-32C (Castagnoli) of |bytes|.
 uint32_t Crc32c(std::span<const uint8_t> bytes);

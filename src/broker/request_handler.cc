@@ -74,6 +74,11 @@ class Context {
   // the connection fdatasyncs it before sending the acknowledgement.
   ErrorCode AppendOne(const std::string& topic, ProduceRequest::Partition& p,
                       ProduceResponse::Partition* out, bool defer_sync) {
+    if (IsInternalTopic(topic)) {
+      // Kafka: "Cannot append to internal topic" (only the broker writes it).
+      spdlog::warn("broker: {}: produce to internal topic {} refused", client(), topic);
+      return ErrorCode::kInvalidTopicException;
+    }
     auto log = topics_.Partition(topic, p.index);
     if (!log) {
       spdlog::warn("broker: {}: produce to unknown topic-partition {}-{}", client(), topic,
@@ -209,6 +214,7 @@ class Context {
     auto describe = [&](const Topic& t) {
       auto& rt = resp.topics.emplace_back();
       rt.name = t.name;
+      rt.is_internal = IsInternalTopic(t.name);
       for (size_t p = 0; p < t.partitions.size(); ++p) {
         auto& rp = rt.partitions.emplace_back();
         rp.partition_index = static_cast<int32_t>(p);
@@ -224,6 +230,9 @@ class Context {
     } else {
       for (const std::string& name : *req.topics) {
         auto t = topics_.Find(name);
+        if (!t && IsInternalTopic(name) && offsets_topic_->Ensure()) {
+          t = topics_.Find(name);  // Kafka creates it when a client first asks for it
+        }
         if (!t && options_.auto_create_topics && req.allow_auto_topic_creation &&
             TopicManager::ValidateTopicName(name).ok()) {
           AdminResult created = topics_.CreateTopic(name, -1, -1, {}, false);
@@ -349,9 +358,12 @@ class Context {
       int32_t generation = version() >= 1 ? req.generation_id : -1;
       std::vector<ErrorCode> errors =
           groups_.CommitOffsets(req.group_id, generation, req.member_id, offsets);
+      std::vector<CommitOffset> accepted;
       for (size_t i = 0; i < slots.size() && i < errors.size(); ++i) {
         *slots[i] = Code(errors[i]);
+        if (errors[i] == ErrorCode::kNone) accepted.push_back(std::move(offsets[i]));
       }
+      offsets_topic_->Append(req.group_id, accepted);
     }
     EncodeMessage(resp, version(), w);
   }
@@ -593,6 +605,7 @@ class Context {
 
   const std::atomic<bool>* stopping_ = nullptr;
   std::vector<std::shared_ptr<PartitionLog>>* sync_first_ = nullptr;
+  OffsetsTopic* offsets_topic_ = nullptr;
 
  private:
   TopicManager& topics_;
@@ -606,7 +619,10 @@ class Context {
 
 RequestHandler::RequestHandler(TopicManager& topics, GroupCoordinator& groups,
                                HandlerOptions options)
-    : topics_(topics), groups_(groups), options_(std::move(options)) {}
+    : topics_(topics),
+      groups_(groups),
+      options_(std::move(options)),
+      offsets_topic_(topics, options_.clock ? *options_.clock : SystemClock::Instance()) {}
 
 void RequestHandler::Shutdown() {
   stopping_.store(true);
@@ -666,6 +682,7 @@ RequestHandler::Outcome RequestHandler::Handle(
     header.client_id = r.NullableString();
     Context ctx(topics_, groups_, options_, conn, header);
     ctx.stopping_ = &stopping_;
+    ctx.offsets_topic_ = &offsets_topic_;
     ctx.sync_first_ = sync_first;
     bool respond = true;
     switch (key) {

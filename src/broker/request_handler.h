@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "broker/clock.h"
 #include "broker/group_coordinator.h"
+#include "broker/offsets_topic.h"
 #include "broker/topic_manager.h"
 
 namespace weir::broker {
@@ -22,6 +24,8 @@ struct HandlerOptions {
   int32_t port = 0;
   int32_t node_id = 1;
   bool auto_create_topics = false;
+  // Stamps the commits recorded in __consumer_offsets; null: the system clock.
+  const Clock* clock = nullptr;
 };
 
 struct ConnectionInfo {
@@ -55,6 +59,7 @@ class RequestHandler {
   TopicManager& topics_;
   GroupCoordinator& groups_;
   const HandlerOptions options_;
+  OffsetsTopic offsets_topic_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -17,5 +17,7 @@ void RegisterSpoolCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterServeCommand(CLI::App& app, const GlobalOptions& g);
 void RegisterSchemaCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterDlqCommands(CLI::App& app, const GlobalOptions& g);
+void RegisterMetricsCommands(CLI::App& app, const GlobalOptions& g);
+void RegisterLagCommand(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weir::cli

@@ -45,6 +45,8 @@ int main(int argc, char** argv) {
   RegisterServeCommand(app, g);
   RegisterSchemaCommands(app, g);
   RegisterDlqCommands(app, g);
+  RegisterMetricsCommands(app, g);
+  RegisterLagCommand(app, g);
 
   try {
     app.parse(argc, argv);

@@ -6,9 +6,9 @@
 #include <charconv>
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "common/base64.h"
+#include "common/uuid.h"
 #include "common/wall_clock.h"
 #include "weir/schema/avro.h"
 
@@ -279,21 +279,6 @@ Status ParseConnect(const Record& record, DeadLetter* dl) {
   WEIR_RETURN_IF_ERROR(p.Metadata(kConnectStage, "connect.stage", &dl->metadata));
   WEIR_RETURN_IF_ERROR(p.Metadata(kConnectClass, "connect.class", &dl->metadata));
   return Status::Ok();
-}
-
-// Random version-4 UUIDs (RFC 4122): unique, not secret.
-std::string NewUuidV4() {
-  thread_local std::mt19937_64 rng = [] {
-    std::random_device rd;
-    std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seed);
-  }();
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & ~uint64_t{0xF000}) | uint64_t{0x4000};              // version 4
-  lo = (lo & ~(uint64_t{0xC0} << 56)) | (uint64_t{0x80} << 56);  // variant 10
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", hi >> 32, (hi >> 16) & 0xFFFF,
-                     hi & 0xFFFF, lo >> 48, lo & 0xFFFFFFFFFFFFULL);
 }
 
 // weir reads and writes ISO-8601 times in one place, the Avro codec's

@@ -137,7 +137,7 @@ Result<std::unique_ptr<Admin>> Admin::Create(ClientConfig config) {
 Admin::Admin(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Admin::~Admin() = default;
 
-Result<ClusterMetadata> Admin::Metadata(std::chrono::milliseconds timeout) {
+Result<ClusterMetadata> Admin::Metadata(std::chrono::milliseconds timeout, bool include_internal) {
   const rd_kafka_metadata_t* md = nullptr;
   rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk.get(), 1, nullptr, &md, TimeoutMs(timeout));
   if (err) return ErrorStatus(err, "cluster metadata");
@@ -150,7 +150,8 @@ Result<ClusterMetadata> Admin::Metadata(std::chrono::milliseconds timeout) {
   }
   for (int i = 0; i < md->topic_cnt; ++i) {
     const rd_kafka_metadata_topic_t& t = md->topics[i];
-    if (t.topic == nullptr || std::string_view(t.topic).starts_with("__")) continue;
+    if (t.topic == nullptr) continue;
+    if (!include_internal && std::string_view(t.topic).starts_with("__")) continue;
     TopicInfo info;
     info.name = t.topic;
     info.error = ErrorStatus(t.err, fmt::format("topic \"{}\"", info.name));

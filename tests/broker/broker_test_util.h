@@ -12,6 +12,7 @@
 #include "weir/broker/broker.h"
 #include "weir/kafka/admin.h"
 #include "weir/kafka/client_config.h"
+#include "weir/kafka/producer.h"
 
 namespace weir::broker::testing {
 
@@ -70,6 +71,20 @@ class TestBroker {
         admin->CreateTopics({{name, partitions, -1, std::move(configs)}}, std::chrono::seconds(10));
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     ASSERT_TRUE((*r)[0].status.ok()) << (*r)[0].status.ToString();
+  }
+  // Produces |count| records (value "v"), record i to partition
+  // i % |partitions|, and waits until all are acknowledged.
+  void ProduceSpread(const std::string& topic, int32_t partitions, int count) {
+    auto producer = kafka::Producer::Create(Config(), {});
+    ASSERT_TRUE(producer.ok()) << producer.status().ToString();
+    for (int i = 0; i < count; ++i) {
+      kafka::ProduceRequest req;
+      req.topic = topic;
+      req.partition = Partition(i % partitions);
+      req.value = "v";
+      ASSERT_TRUE((*producer)->Send(req, [](const kafka::DeliveryReport&) {}).ok());
+    }
+    ASSERT_TRUE((*producer)->Flush(std::chrono::seconds(30)).ok());
   }
 
  private:

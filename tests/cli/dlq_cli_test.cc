@@ -663,13 +663,10 @@ TEST_F(DlqCli, MonitorServesDlqMetricsUntilSigterm) {
       ChildProcess::Start({WeirBinary(), "-b", broker_.bootstrap(), "-c", config_, "dlq", "monitor",
                            "--group", "dlq-monitor", "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(child);
-  std::vector<std::string> lines;
+  const int port = weir::testing::ReadMetricsPort(*child);
+  ASSERT_NE(port, 0);
+  httplib::Client http("127.0.0.1", port);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  ASSERT_EQ(child->ReadLines(&lines, deadline), ChildProcess::ReadResult::kLines);
-  const std::regex url_re(R"(http://127\.0\.0\.1:(\d+)/metrics)");
-  std::smatch m;
-  ASSERT_TRUE(std::regex_match(lines[0], m, url_re)) << lines[0];
-  httplib::Client http("127.0.0.1", std::stoi(m[1]));
   std::string body;
   const std::string want =
       "alpr_dlq_messages_total{error_type=\"SCHEMA_VALIDATION\",original_topic=\"orders\"} 1\n";

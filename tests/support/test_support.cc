@@ -1,9 +1,12 @@
 #include "support/test_support.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 
@@ -251,6 +255,39 @@ std::string WeirBinary() { return std::string(WEIR_BINARY_DIR) + "/bin/weir"; }
 
 std::string SourcePath(const std::string& relative) {
   return std::string(WEIR_SOURCE_DIR) + "/" + relative;
+}
+
+uint16_t FreeLoopbackPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  uint16_t port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+int ReadMetricsPort(ChildProcess& child) {
+  std::vector<std::string> lines;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  if (child.ReadLines(&lines, deadline) != ChildProcess::ReadResult::kLines) {
+    ADD_FAILURE() << "no line on stdout within 60 s";
+    return 0;
+  }
+  static const std::regex url_re(R"(.*http://127\.0\.0\.1:(\d+)/metrics.*)");
+  std::smatch m;
+  if (!std::regex_match(lines[0], m, url_re)) {
+    ADD_FAILURE() << "no metrics URL in: " << lines[0];
+    return 0;
+  }
+  return std::stoi(m[1]);
 }
 
 bool HaveProgram(const std::string& program) {

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +91,16 @@ struct KillRun {
 KillRun RunAndKill(const std::vector<std::string>& argv,
                    const std::function<bool(const std::string& line)>& kill_after,
                    std::chrono::milliseconds timeout = std::chrono::seconds(120));
+
+// A loopback port that was free a moment ago (bound to port 0, then
+// released), for servers that cannot report the port they picked; 0 when
+// none could be had.
+uint16_t FreeLoopbackPort();
+
+// For a weir command that prints "... http://127.0.0.1:PORT/metrics" on its
+// first stdout line when it serves: waits up to 60 s for that line and
+// returns PORT; fails the current test and returns 0 otherwise.
+int ReadMetricsPort(ChildProcess& child);
 
 // Path of the built `weir` binary.
 std::string WeirBinary();

@@ -48,7 +48,7 @@ struct TopicInfo {
 
 struct ClusterMetadata {
   std::vector<BrokerInfo> brokers;
-  std::vector<TopicInfo> topics;  // internal topics (leading "__") excluded
+  std::vector<TopicInfo> topics;  // internal topics (leading "__") excluded unless asked for
   int32_t controller_id = -1;
   const TopicInfo* FindTopic(std::string_view name) const;
 };
@@ -113,7 +113,9 @@ class Admin {
   Admin(const Admin&) = delete;
   Admin& operator=(const Admin&) = delete;
 
-  Result<ClusterMetadata> Metadata(std::chrono::milliseconds timeout);
+  // |include_internal|: also list Kafka's internal topics (__consumer_offsets).
+  Result<ClusterMetadata> Metadata(std::chrono::milliseconds timeout,
+                                   bool include_internal = false);
 
   Result<std::vector<ItemResult>> CreateTopics(const std::vector<NewTopic>& topics,
                                                std::chrono::milliseconds timeout,
