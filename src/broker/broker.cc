@@ -29,6 +29,7 @@
 #include "broker/request_handler.h"
 #include "broker/topic_manager.h"
 #include "common/host_port.h"
+#include "weir/observe/metrics.h"
 
 namespace weir::broker {
 namespace {
@@ -172,6 +173,17 @@ struct Broker::Impl {
   };
   std::mutex conn_mu;
   std::list<Connection> connections;  // GUARDED_BY(conn_mu)
+
+  // The scrape-time collector of log and connection gauges. It may run on
+  // a scrape thread after Stop() (a render copies the collector list), so
+  // it holds this state, which StopAll() empties under its mutex.
+  struct Gauges {
+    std::mutex mu;
+    Impl* impl = nullptr;  // GUARDED_BY(mu); null once stopped
+  };
+  std::shared_ptr<Gauges> gauges = std::make_shared<Gauges>();
+  int collector_id = -1;
+  void Collect(observe::Scrape& s);
 
   struct PendingResponse {
     std::string response;
@@ -419,8 +431,33 @@ void Broker::Impl::TimerLoop() {
   }
 }
 
+void Broker::Impl::Collect(observe::Scrape& s) {
+  {
+    std::lock_guard lock(conn_mu);
+    s.Gauge("broker_connections", "Client connections open", {},
+            static_cast<double>(connections.size()));
+  }
+  for (const auto& t : topics->List()) {
+    for (size_t p = 0; p < t->partitions.size(); ++p) {
+      const PartitionLog& log = *t->partitions[p];
+      const observe::Labels labels = {{"topic", t->name}, {"partition", std::to_string(p)}};
+      s.Gauge("broker_log_size_bytes", "Bytes of a partition's log segments", labels,
+              static_cast<double>(log.size_bytes()));
+      s.Gauge("broker_log_end_offset", "Next offset a partition will assign (high watermark)",
+              labels, static_cast<double>(log.high_watermark()));
+      s.Gauge("broker_log_start_offset", "First offset still in a partition's log", labels,
+              static_cast<double>(log.log_start_offset()));
+    }
+  }
+}
+
 void Broker::Impl::StopAll() {
   if (stopping.exchange(true)) return;
+  if (collector_id >= 0) options.metrics->RemoveCollector(collector_id);
+  {
+    std::lock_guard lock(gauges->mu);  // waits for a collection in progress
+    gauges->impl = nullptr;
+  }
   {
     std::lock_guard lock(timer_mu);
     timer_cv.notify_all();
@@ -541,6 +578,7 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerOptions options) {
   ho.port = impl->port;
   ho.auto_create_topics = options.auto_create_topics;
   ho.clock = impl->clock;
+  ho.metrics = options.metrics;
   impl->handler = std::make_unique<RequestHandler>(*impl->topics, *impl->groups, ho);
   impl->options = std::move(options);
 
@@ -560,6 +598,14 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerOptions options) {
   Impl* p = impl.get();
   impl->accept_thread = std::thread([p] { p->AcceptLoop(); });
   impl->timer_thread = std::thread([p] { p->TimerLoop(); });
+  if (impl->options.metrics != nullptr) {
+    impl->gauges->impl = p;
+    impl->collector_id =
+        impl->options.metrics->AddCollector([gauges = impl->gauges](observe::Scrape& s) {
+          std::lock_guard lock(gauges->mu);
+          if (gauges->impl != nullptr) gauges->impl->Collect(s);
+        });
+  }
   spdlog::info("broker: listening on {}:{} (advertised {}:{}), data in {}{}", host, impl->port,
                impl->advertised_host, impl->port, impl->options.data_dir.string(),
                impl->options.fsync ? ", fsync before acknowledging" : "");

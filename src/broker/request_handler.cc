@@ -9,6 +9,7 @@
 #include <map>
 
 #include "broker/messages.h"
+#include "weir/observe/metrics.h"
 
 namespace weir::broker {
 namespace {
@@ -622,7 +623,20 @@ RequestHandler::RequestHandler(TopicManager& topics, GroupCoordinator& groups,
     : topics_(topics),
       groups_(groups),
       options_(std::move(options)),
-      offsets_topic_(topics, options_.clock ? *options_.clock : SystemClock::Instance()) {}
+      offsets_topic_(topics, options_.clock ? *options_.clock : SystemClock::Instance()) {
+  if (options_.metrics == nullptr) return;
+  for (const ApiRange& a : kSupportedApis) {
+    const auto key = static_cast<size_t>(a.key);
+    if (key < requests_.size()) {
+      requests_[key] = &options_.metrics->GetCounter(
+          "broker_requests_total", "Requests the broker handled, by API", {{"api", a.name}});
+    }
+  }
+  request_bytes_ = &options_.metrics->GetCounter("broker_request_bytes_total",
+                                                 "Bytes of request frames received");
+  response_bytes_ =
+      &options_.metrics->GetCounter("broker_response_bytes_total", "Bytes of response frames sent");
+}
 
 void RequestHandler::Shutdown() {
   stopping_.store(true);
@@ -648,13 +662,19 @@ RequestHandler::Outcome RequestHandler::Handle(
   Writer w;
   w.Int32(0);
   w.Int32(header.correlation_id);
-  auto finish = [&w, response] {
+  auto finish = [this, &w, response] {
     w.PatchInt32(0, static_cast<int32_t>(w.size() - 4));
+    if (response_bytes_ != nullptr) response_bytes_->Inc(static_cast<double>(w.size()));
     *response = std::move(w.buffer());
   };
+  if (request_bytes_ != nullptr) request_bytes_->Inc(static_cast<double>(frame.size() + 4));
 
   const ApiRange* api = FindApi(header.api_key);
   auto key = static_cast<ApiKey>(header.api_key);
+  if (api != nullptr && static_cast<size_t>(header.api_key) < requests_.size() &&
+      requests_[static_cast<size_t>(header.api_key)] != nullptr) {
+    requests_[static_cast<size_t>(header.api_key)]->Inc();
+  }
   if (api == nullptr) {
     spdlog::warn("broker: {}: closing: unsupported API key {} (version {})", conn.peer,
                  header.api_key, header.api_version);

@@ -5,6 +5,7 @@
 // Fetch long-polls, a JoinGroup waits for its rebalance.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,11 @@
 #include "broker/offsets_topic.h"
 #include "broker/topic_manager.h"
 
+namespace weir::observe {
+class Counter;
+class Registry;
+}  // namespace weir::observe
+
 namespace weir::broker {
 
 struct HandlerOptions {
@@ -26,6 +32,8 @@ struct HandlerOptions {
   bool auto_create_topics = false;
   // Stamps the commits recorded in __consumer_offsets; null: the system clock.
   const Clock* clock = nullptr;
+  // Counts requests and bytes (broker_requests_total{api}, ...); may be null.
+  observe::Registry* metrics = nullptr;
 };
 
 struct ConnectionInfo {
@@ -60,6 +68,10 @@ class RequestHandler {
   GroupCoordinator& groups_;
   const HandlerOptions options_;
   OffsetsTopic offsets_topic_;
+  // Indexed by API key; null without a registry (or for unsupported keys).
+  std::array<observe::Counter*, 64> requests_{};
+  observe::Counter* request_bytes_ = nullptr;
+  observe::Counter* response_bytes_ = nullptr;
   std::atomic<bool> stopping_{false};
 };
 

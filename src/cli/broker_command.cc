@@ -7,6 +7,8 @@
 
 #include "cli/commands.h"
 #include "weir/broker/broker.h"
+#include "weir/http/server.h"
+#include "weir/observe/metrics.h"
 
 namespace weir::cli {
 namespace {
@@ -22,6 +24,7 @@ struct BrokerArgs {
   int64_t segment_bytes = 1LL << 30;
   int32_t message_max_bytes = 1048588;
   int64_t retention_check_ms = 5 * 60 * 1000;
+  std::string metrics_listen;
 };
 
 void RunBroker(const BrokerArgs& a) {
@@ -38,13 +41,28 @@ void RunBroker(const BrokerArgs& a) {
   o.log_segment_bytes = a.segment_bytes;
   o.message_max_bytes = a.message_max_bytes;
   o.retention_check_interval_ms = a.retention_check_ms;
+  observe::Registry metrics("weir_");
+  if (!a.metrics_listen.empty()) o.metrics = &metrics;
   auto b = broker::Broker::Start(o);
   if (!b.ok()) {
     int code = b.status().code() == StatusCode::kInvalidArgument ? kExitBadInput : kExitFailed;
     throw CliError{code, b.status().ToString()};
   }
+  std::unique_ptr<http::Server> server;
+  if (!a.metrics_listen.empty()) {
+    http::ServerOptions so;
+    so.listen = a.metrics_listen;
+    auto started = http::Server::Start(so, nullptr, nullptr, &metrics);
+    if (!started.ok()) {
+      throw CliError{ExitCodeFor(started.status()),
+                     fmt::format("--metrics-listen: {}", started.status().ToString())};
+    }
+    server = std::move(started).value();
+    std::cerr << fmt::format("weir broker: metrics on http://{}/metrics\n", server->address());
+  }
   std::cout << (*b)->bootstrap_servers() << std::endl;
   std::cerr << fmt::format("weir broker: {} received, stopping\n", WaitForStopSignal(stop_signals));
+  if (server) server->Stop();
   (*b)->Stop();
 }
 
@@ -87,6 +105,10 @@ void RegisterBrokerCommand(CLI::App& app, const GlobalOptions&) {
                   "How often retention runs")
       ->check(CLI::Range(int64_t{100}, INT64_MAX))
       ->capture_default_str();
+  cmd->add_option("--metrics-listen", args->metrics_listen,
+                  "host:port to serve GET /metrics on (request rates by API, bytes, "
+                  "connections, log sizes and offsets per partition; docs/metrics.md); default: "
+                  "no metrics");
   cmd->callback([args] { RunBroker(*args); });
 }
 

@@ -8,10 +8,12 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "cli/commands.h"
+#include "weir/http/server.h"
+#include "weir/observe/metrics.h"
 #include "weir/ops/lag.h"
 
 namespace weir::cli {
@@ -24,6 +26,47 @@ struct LagOptions {
   bool json = false;
   int intervals = 10;
   double min_distance_s = 1;
+  std::string listen;
+};
+
+// The latest evaluation as Prometheus gauges (with --watch --listen),
+// statuses as Burrow's numeric codes.
+class LagGauges {
+ public:
+  void Set(std::vector<ops::GroupLag> groups) {
+    std::lock_guard lock(mu_);
+    groups_ = std::move(groups);
+  }
+  void Collect(observe::Scrape& s) const {
+    std::lock_guard lock(mu_);
+    for (const ops::GroupLag& g : groups_) {
+      const observe::Labels gl = {{"consumer_group", g.group}};
+      s.Gauge("lag_status",
+              "Burrow status of a consumer group: 1 OK, 2 WARN, 3 ERR (weir lag, docs/lag.md)", gl,
+              static_cast<double>(g.status));
+      s.Gauge("lag_total_records", "Records a consumer group is behind, all partitions", gl,
+              static_cast<double>(g.total_lag));
+      for (const ops::PartitionLag& p : g.partitions) {
+        const observe::Labels pl = {{"consumer_group", g.group},
+                                    {"topic", p.topic},
+                                    {"partition", std::to_string(p.partition)}};
+        s.Gauge("lag_partition_status",
+                "Burrow status of a partition: 1 OK, 2 WARN, 4 STOP, 5 STALL, 6 REWIND", pl,
+                static_cast<double>(p.status));
+        s.Gauge("lag_records", "Records a partition's consumer group is behind", pl,
+                static_cast<double>(p.lag));
+        if (p.lag_seconds) {
+          s.Gauge("lag_seconds_estimate",
+                  "Lag divided by the rate the group committed through over the window", pl,
+                  *p.lag_seconds);
+        }
+      }
+    }
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<ops::GroupLag> groups_;
 };
 
 std::string Seconds(const std::optional<double>& s) {
@@ -127,6 +170,7 @@ void RunLag(const GlobalOptions& g, const LagOptions& o) {
   if (o.interval_s <= 0) throw CliError{kExitBadInput, "--interval: must be > 0 seconds"};
   if (o.intervals < 2) throw CliError{kExitBadInput, "--intervals: must be at least 2"};
   if (o.min_distance_s < 0) throw CliError{kExitBadInput, "--min-distance: must be >= 0"};
+  if (!o.listen.empty() && !o.watch) throw CliError{kExitBadInput, "--listen needs --watch"};
   // With --watch, signals are blocked before any client thread starts (see
   // BlockStopSignals); a one-shot run keeps the default Ctrl-C.
   sigset_t signals;
@@ -140,17 +184,42 @@ void RunLag(const GlobalOptions& g, const LagOptions& o) {
   auto monitor = ops::LagMonitor::Create(conn.config, rules);
   if (!monitor.ok()) throw CliError{ExitCodeFor(monitor.status()), monitor.status().ToString()};
   Refresh(**monitor);
-  Print(Evaluate(**monitor, o), o, false);
+  LagGauges gauges;
+  std::vector<ops::GroupLag> groups = Evaluate(**monitor, o);
+  Print(groups, o, false);
   if (!o.watch) return;
+  gauges.Set(std::move(groups));
+  observe::Registry metrics(topo.metrics.prefix);
+  std::unique_ptr<http::Server> server;
+  if (!o.listen.empty()) {
+    metrics.AddCollector([&gauges](observe::Scrape& s) { gauges.Collect(s); });
+    http::ServerOptions so;
+    so.listen = o.listen;
+    auto started = http::Server::Start(so, nullptr, nullptr, &metrics);
+    if (!started.ok()) {
+      throw CliError{ExitCodeFor(started.status()),
+                     fmt::format("--listen: {}", started.status().ToString())};
+    }
+    server = std::move(started).value();
+    std::cerr << fmt::format("weir lag: metrics on http://{}/metrics\n", server->address());
+  }
   const bool tty = isatty(STDOUT_FILENO) == 1 && !o.json;
   const auto interval = std::chrono::milliseconds(static_cast<int64_t>(o.interval_s * 1000));
   for (;;) {
     timespec ts{static_cast<time_t>(interval.count() / 1000),
                 static_cast<long>(interval.count() % 1000) * 1'000'000};
-    if (sigtimedwait(&signals, nullptr, &ts) > 0) return;  // SIGINT or SIGTERM: done
-    Refresh(**monitor);
-    Print(Evaluate(**monitor, o), o, tty);
+    if (sigtimedwait(&signals, nullptr, &ts) > 0) break;  // SIGINT or SIGTERM: done
+    try {
+      Refresh(**monitor);
+    } catch (const CliError& e) {  // a broker restart, say: keep watching
+      std::cerr << fmt::format("weir lag: {}; retrying in {} s\n", e.message, o.interval_s);
+      continue;
+    }
+    groups = Evaluate(**monitor, o);
+    Print(groups, o, tty);
+    gauges.Set(std::move(groups));
   }
+  if (server) server->Stop();
 }
 
 }  // namespace
@@ -169,6 +238,9 @@ void RegisterLagCommand(CLI::App& app, const GlobalOptions& g) {
                 "it compares lags measured at different times)");
   lag->add_option("--interval", o->interval_s, "Seconds between refreshes with --watch")
       ->capture_default_str();
+  lag->add_option("--listen", o->listen,
+                  "With --watch: serve the latest evaluation on GET /metrics at host:port "
+                  "(lag_status, lag_partition_status, lag_records, ...; docs/lag.md)");
   lag->add_flag("--json", o->json, "One JSON array per evaluation instead of a table");
   lag->add_option("--intervals", o->intervals,
                   "Commits kept per partition (the window; Burrow's storage intervals)")

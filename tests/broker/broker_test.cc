@@ -17,6 +17,7 @@
 #include "kafka/kafka_test_util.h"
 #include "weir/kafka/consumer.h"
 #include "weir/kafka/producer.h"
+#include "weir/observe/metrics.h"
 
 namespace weir::broker::testing {
 namespace {
@@ -616,3 +617,48 @@ TEST(BrokerBadInputTest, RecordsOverTheTopicLimitAreMessageTooLarge) {
 
 }  // namespace
 }  // namespace weir::broker::testing
+
+namespace weir::broker {
+namespace {
+
+double Sample(const std::string& text, const std::string& series) {
+  for (size_t pos = 0; (pos = text.find(series + " ", pos)) != std::string::npos; ++pos) {
+    if (pos == 0 || text[pos - 1] == '\n') return std::stod(text.substr(pos + series.size() + 1));
+  }
+  return -1;
+}
+
+TEST(BrokerMetricsTest, RequestsBytesConnectionsAndLogsArePromtoolClean) {
+  observe::Registry reg("weir_");
+  BrokerOptions options;
+  options.metrics = &reg;
+  auto broker = std::make_unique<testing::TestBroker>(options);
+  broker->CreateTopic("m", 2);
+  broker->ProduceSpread("m", 2, 10);
+
+  const std::string text = reg.Render();
+  EXPECT_GE(Sample(text, "weir_broker_requests_total{api=\"Produce\"}"), 1) << text;
+  EXPECT_GE(Sample(text, "weir_broker_requests_total{api=\"CreateTopics\"}"), 1) << text;
+  EXPECT_EQ(Sample(text, "weir_broker_requests_total{api=\"DeleteRecords\"}"), 0) << text;
+  EXPECT_GT(Sample(text, "weir_broker_request_bytes_total"), 0);
+  EXPECT_GT(Sample(text, "weir_broker_response_bytes_total"), 0);
+  EXPECT_EQ(Sample(text, "weir_broker_log_end_offset{topic=\"m\",partition=\"0\"}"), 5) << text;
+  EXPECT_EQ(Sample(text, "weir_broker_log_end_offset{topic=\"m\",partition=\"1\"}"), 5);
+  EXPECT_EQ(Sample(text, "weir_broker_log_start_offset{topic=\"m\",partition=\"1\"}"), 0);
+  EXPECT_GT(Sample(text, "weir_broker_log_size_bytes{topic=\"m\",partition=\"0\"}"), 0);
+  EXPECT_GE(Sample(text, "weir_broker_connections"), 0);
+  if (weir::testing::HaveProgram("promtool")) {
+    auto r = weir::testing::RunCommand({"promtool", "check", "metrics"}, text);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+
+  // Once stopped, the broker's gauges leave the registry (its counters stay).
+  broker.reset();
+  const std::string after = reg.Render();
+  EXPECT_EQ(after.find("weir_broker_log_size_bytes"), std::string::npos) << after;
+  EXPECT_EQ(after.find("weir_broker_connections"), std::string::npos);
+  EXPECT_NE(after.find("weir_broker_requests_total"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace weir::broker

@@ -136,6 +136,8 @@ TEST_F(EmbeddedCli, BrokerBadArgumentsExitTwo) {
            {"broker", "--data", dir_.path(), "--listen", "nonsense"},
            {"broker", "--data", dir_.path(), "--listen", "127.0.0.1:99999"},
            {"broker", "--data", dir_.path(), "--message-max-bytes", "0"},
+           {"broker", "--data", dir_.path(), "--listen", "127.0.0.1:0", "--metrics-listen",
+            "127.0.0.1:99999"},
        }) {
     CommandResult r = RunCommand(Weir(args));
     EXPECT_EQ(r.exit_code, 2) << args.back() << ": " << r.err;

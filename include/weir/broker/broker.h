@@ -19,6 +19,10 @@
 
 #include "weir/status.h"
 
+namespace weir::observe {
+class Registry;
+}
+
 namespace weir::broker {
 
 class Clock;
@@ -50,6 +54,10 @@ struct BrokerOptions {
   int64_t group_initial_rebalance_delay_ms = 0;
   // Tests may replace the wall clock (retention, timestamps, sessions).
   const Clock* clock = nullptr;
+  // Where the broker reports its metrics (docs/metrics.md, "Broker"):
+  // requests by API, request and response bytes, connections, and per
+  // partition the log size and offsets. Null: none. Must outlive the broker.
+  observe::Registry* metrics = nullptr;
 };
 
 class Broker {
