@@ -28,18 +28,22 @@
 //               retried) and dead-lettered, vs a no-op handler over the same
 //               topic with the same group settings (default and uncapped;
 //               and uncapped at log level error).
+//   metrics     not run by default (bench/metrics.sh runs it): the runtime
+//               readers of --readers (default partition and key) over
+//               --events events, without and with metrics (an
+//               observe::Registry rendered every second), alternating for
+//               --rounds rounds; per round also a live latency run of each.
 //
 // Output: Markdown on stdout; progress and the runtime's logs on stderr.
 //
 // Usage: weir-bench-consume [--events N] [--rounds R] [--slow-events N]
 //          [--slow-keys K] [--dlq-events N] [--live-rate R] [--live-seconds S]
-//          [--sections throughput,latency,scaling,dlq] [--readers 0,3,...]
+//          [--sections throughput,latency,scaling,dlq,metrics] [--readers 0,3,...]
 // (--readers picks throughput readers by their row, from 0, e.g. to profile
 // one of them; the ratio column then needs row 0.)
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -61,6 +65,7 @@
 #include "weir/consume/runtime.h"
 #include "weir/kafka/admin.h"
 #include "weir/kafka/producer.h"
+#include "weir/observe/metrics.h"
 #include "weir/topology.h"
 
 namespace {
@@ -85,16 +90,6 @@ struct Args {
 [[noreturn]] void Die(const std::string& what) {
   std::cerr << "weir-bench-consume: " << what << "\n";
   std::exit(1);
-}
-
-// User + system CPU time of the whole process so far.
-double ProcessCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
 int64_t WallNowMs() {
@@ -425,12 +420,16 @@ class Bench {
   Bench(Args args, std::string bootstrap, std::filesystem::path work)
       : a_(std::move(args)), bootstrap_(std::move(bootstrap)), work_(std::move(work)) {}
 
+  // Reads |n| records of |topic| with |r| in the fresh group |group|; a
+  // runtime reader records its metrics in |metrics| when not null.
   ReadResult Read(const Reader& r, const std::string& topic, const std::string& group, int64_t n,
-                  std::function<void()> ready) {
+                  std::function<void()> ready, observe::Registry* metrics = nullptr) {
     ReadJob job{bootstrap_, topic, group, n, static_cast<bool>(ready), std::move(ready)};
     if (r.bare) return BareLoop(job);
     Topology topo = MakeTopology(work_, group, topic, r.typed, r.group_settings);
-    return RunRuntime(topo, job, NoOp, false, Options(r.tuning)).read;
+    consume::RuntimeOptions options = Options(r.tuning);
+    options.metrics = metrics;
+    return RunRuntime(topo, job, NoOp, false, std::move(options)).read;
   }
 
   void Throughput() {
@@ -444,9 +443,10 @@ class Bench {
       for (size_t i = 0; i < readers.size(); ++i) {
         if (!Selected(i)) continue;
         const std::string group = fmt::format("bench-tp-{}-{}", i, round);
-        const double cpu0 = ProcessCpuSeconds();
+        const double cpu0 = bench::ProcessCpuSeconds();
         ReadResult r = Read(readers[i], "bench.consume", group, a_.events, nullptr);
-        cpu_us[i].push_back((ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(a_.events));
+        cpu_us[i].push_back((bench::ProcessCpuSeconds() - cpu0) * 1e6 /
+                            static_cast<double>(a_.events));
         std::cerr << fmt::format("throughput round {}: {}: {:.0f} records/s\n", round,
                                  readers[i].label, r.per_s);
         rates[i].push_back(r.per_s);
@@ -495,19 +495,109 @@ class Bench {
       };
       ReadResult r = Read(readers[i], topic, fmt::format("bench-live-{}", i), n, start_producing);
       producer.join();
-      int64_t start_ms = INT64_MAX;
-      for (const auto& [ts, lat] : r.latency_ms) start_ms = std::min(start_ms, ts);
-      std::vector<int64_t> all, steady;
-      for (const auto& [ts, lat] : r.latency_ms) {
-        all.push_back(lat);
-        if (ts >= start_ms + 1000) steady.push_back(lat);
-      }
-      const bench::Quantiles p = bench::QuantilesOf(steady);  // ms
+      const LiveLatency l = LatencyOf(r);
       std::cout << fmt::format("| {} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |\n",
-                               readers[i].label, p.p50, p.p95, p.p99, p.max,
-                               bench::QuantilesOf(all).max);
+                               readers[i].label, l.steady.p50, l.steady.p95, l.steady.p99,
+                               l.steady.max, l.max_all);
     }
     std::cout << "\n";
+  }
+
+  // Metrics off vs on (issue 6): the runtime readers picked by --readers
+  // (default rows 1 and 2, the two default configurations) over --events
+  // pre-produced records; each round reads once without and once with an
+  // observe::Registry ("weir_") rendered every second, then does the same
+  // for a live latency run (--live-rate for --live-seconds). One warm-up
+  // read per reader first, not counted.
+  void Metrics() {
+    std::cerr << "metrics: producing " << a_.events << " events\n";
+    CreateTopic(bootstrap_, "bench.metrics", 3);
+    ProduceEvents(bootstrap_, "bench.metrics", a_.events, 1000);
+    const std::vector<Reader>& readers = Readers();
+    std::vector<size_t> picked;
+    for (size_t i = 0; i < readers.size(); ++i) {
+      if (readers[i].bare) continue;
+      if (a_.readers.empty() ? (i == 1 || i == 2) : a_.readers.count(i) > 0) picked.push_back(i);
+    }
+    const int64_t live_n = static_cast<int64_t>(a_.live_rate * a_.live_seconds);
+    // One read by reader |i|; with |on|, through a fresh scraped Registry.
+    auto read_once = [&](size_t i, bool on, const std::string& topic, const std::string& group,
+                         int64_t n, std::function<void()> ready) {
+      std::optional<observe::Registry> registry;
+      std::optional<bench::PeriodicScrape> scrape;
+      if (on) {
+        registry.emplace("weir_");
+        scrape.emplace(*registry);
+      }
+      const double cpu0 = bench::ProcessCpuSeconds();
+      ReadResult r = Read(readers[i], topic, group, n, std::move(ready), on ? &*registry : nullptr);
+      const double cpu_us = (bench::ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(n);
+      if (scrape) {
+        const auto [scrapes, bytes] = scrape->Stop();
+        std::cerr << fmt::format("metrics: {}: {} scrapes, the last {} bytes\n", group, scrapes,
+                                 bytes);
+      }
+      return std::make_pair(r, cpu_us);
+    };
+    std::vector<std::vector<bench::OnOffRun>> off(readers.size()), on(readers.size());
+    for (size_t i : picked) {
+      const double per_s = read_once(i, false, "bench.metrics", fmt::format("bench-m-warm-{}", i),
+                                     a_.events, nullptr)
+                               .first.per_s;
+      std::cerr << fmt::format("metrics: warm-up: {}: {:.0f} records/s\n", readers[i].label, per_s);
+    }
+    for (int round = 0; round < a_.rounds; ++round) {
+      for (size_t i : picked) {
+        for (bool metrics_on : {false, true}) {
+          const char* mode = metrics_on ? "on" : "off";
+          const auto [r, cpu_us] =
+              read_once(i, metrics_on, "bench.metrics",
+                        fmt::format("bench-m-{}-{}-{}", i, round, mode), a_.events, nullptr);
+          bench::OnOffRun run{r.per_s, cpu_us};
+          if (live_n > 0) {
+            const std::string topic = fmt::format("bench.mlive.{}.{}.{}", i, round, mode);
+            CreateTopic(bootstrap_, topic, 3);
+            std::thread producer;
+            auto start_producing = [&] {
+              producer = std::thread([this, topic, live_n] { ProduceAtRate(topic, live_n); });
+            };
+            const auto live =
+                read_once(i, metrics_on, topic, fmt::format("bench-mlive-{}-{}-{}", i, round, mode),
+                          live_n, start_producing);
+            producer.join();
+            const LiveLatency l = LatencyOf(live.first);
+            run.p50_ms = l.steady.p50;
+            run.p95_ms = l.steady.p95;
+            run.p99_ms = l.steady.p99;
+          }
+          std::cerr << fmt::format(
+              "metrics round {}: {}: metrics {}: {:.0f} records/s, {:.2f} µs CPU per record, "
+              "live p50/p95/p99 {:.0f}/{:.0f}/{:.0f} ms\n",
+              round, readers[i].label, mode, run.per_s, run.cpu_us, run.p50_ms, run.p95_ms,
+              run.p99_ms);
+          (metrics_on ? on : off)[i].push_back(run);
+        }
+      }
+    }
+    std::cout << fmt::format(
+        "#### Metrics off vs on: {} pre-produced events (~200-byte JSON, 1000 keys, 3 "
+        "partitions)\n\n"
+        "on: `RuntimeOptions::metrics` set to an `observe::Registry(\"weir_\")` that a "
+        "background thread renders once per second, as a Prometheus scrape would; off: no "
+        "registry. {} rounds, each reading once off then once on, each read in its own fresh "
+        "group, timed from its first record to its last, after one warm-up read per reader. "
+        "CPU: the whole process's user + system time over the read (group join and stop "
+        "included) per record.{}\n\n",
+        a_.events, a_.rounds,
+        live_n > 0 ? fmt::format(" Latency: per round, a live run of each mode ({} events/s "
+                                 "for {:.0f} s), record CreateTime to handler call, after "
+                                 "the first second; median over rounds.",
+                                 a_.live_rate, a_.live_seconds)
+                   : std::string());
+    for (size_t i : picked) {
+      std::cout << fmt::format("{}:\n\n", readers[i].label);
+      bench::PrintOnOffTable("record", off[i], on[i], live_n > 0);
+    }
   }
 
   void Scaling() {
@@ -605,6 +695,23 @@ class Bench {
 
  private:
   bool Selected(size_t reader) const { return a_.readers.empty() || a_.readers.count(reader) > 0; }
+
+  // The latency of a live run (ms): quantiles over the records created
+  // after its first second, and the maximum over all.
+  struct LiveLatency {
+    bench::Quantiles steady;
+    double max_all = 0;
+  };
+  static LiveLatency LatencyOf(const ReadResult& r) {
+    int64_t start_ms = INT64_MAX;
+    for (const auto& [ts, lat] : r.latency_ms) start_ms = std::min(start_ms, ts);
+    std::vector<int64_t> all, steady;
+    for (const auto& [ts, lat] : r.latency_ms) {
+      all.push_back(lat);
+      if (ts >= start_ms + 1000) steady.push_back(lat);
+    }
+    return {bench::QuantilesOf(steady), bench::QuantilesOf(all).max};
+  }
 
   // Produces |n| events to |topic| at a_.live_rate per second.
   void ProduceAtRate(const std::string& topic, int64_t n) {
@@ -709,6 +816,7 @@ int main(int argc, char** argv) {
   if (a.sections.count("latency")) bench.Latency();
   if (a.sections.count("scaling")) bench.Scaling();
   if (a.sections.count("dlq")) bench.DeadLetters();
+  if (a.sections.count("metrics")) bench.Metrics();
   b->reset();
   std::filesystem::remove_all(work);
   return 0;

@@ -9,10 +9,14 @@
 //
 // raw and publisher alternate for --rounds rounds; each prints events/s and
 // the latency from hand-off to outcome (p50/p95/p99). Output: one Markdown
-// table on stdout.
+// table on stdout. That is the "paths" section; the "metrics" section, not
+// run by default (bench/metrics.sh runs it), runs the Publisher without and
+// with metrics (an observe::Registry rendered every second), alternating
+// for --rounds rounds, and prints their table.
 //
 // Usage: weir-bench-publish --schema plate_event.avsc --sample PlateEvent.json
 //          [--events N] [--rounds R] [--batch B] [--http-clients C]
+//          [--sections paths,metrics]
 #include <fmt/format.h>
 #include <httplib.h>
 
@@ -25,6 +29,8 @@
 #include <iostream>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -33,6 +39,7 @@
 #include "weir/http/server.h"
 #include "weir/kafka/admin.h"
 #include "weir/kafka/producer.h"
+#include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
 #include "weir/schema/avro.h"
 
@@ -49,6 +56,7 @@ struct Args {
   int rounds = 3;
   int batch = 500;
   int http_clients = 2;
+  std::set<std::string> sections = {"paths"};
 };
 
 std::string Slurp(const std::string& path) {
@@ -56,6 +64,12 @@ std::string Slurp(const std::string& path) {
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+double AverageSize(const std::vector<std::string>& events) {
+  size_t n = 0;
+  for (const std::string& e : events) n += e.size();
+  return static_cast<double>(n) / static_cast<double>(events.size());
 }
 
 [[noreturn]] void Die(const std::string& what) {
@@ -216,6 +230,129 @@ RunResult RunHttp(const std::string& address, const std::vector<std::string>& ev
   return Summarize(static_cast<int64_t>(events.size()), elapsed, all);
 }
 
+// The paths section: check, raw vs Publisher alternating, HTTP ingest; one
+// Markdown table.
+void ComparePaths(const Args& a, const Topology& topo, const std::string& bootstrap,
+                  const std::vector<std::string>& events) {
+  auto pub = publish::Publisher::Create(topo, ClientProps(bootstrap));
+  if (!pub.ok()) Die(pub.status().ToString());
+  // Pre-encoded values for the raw run: exactly what the Publisher produces.
+  auto schema = schema::AvroSchema::Parse(Slurp(a.schema));
+  if (!schema.ok()) Die(schema.status().ToString());
+  std::vector<std::string> keys, values;
+  for (const std::string& e : events) {
+    auto v = schema::JsonToAvro(*schema, e);
+    if (!v.ok()) Die(v.status().ToString());
+    keys.push_back(json::parse(e)["camera_id"].get<std::string>());
+    values.push_back(schema::WrapConfluent(1, *schema::EncodeBinary(*schema, *v)));
+  }
+  size_t bytes = 0;
+  for (const std::string& v : values) bytes += v.size();
+
+  RunResult check = RunCheck(**pub, events);
+  std::vector<RunResult> raw, published, http_runs;
+  for (int r = 0; r < a.rounds; ++r) {
+    raw.push_back(RunRaw(bootstrap, keys, values));
+    published.push_back(RunPublisher(**pub, events));
+  }
+  http::ServerOptions so;
+  so.listen = "127.0.0.1:0";
+  so.max_body_bytes = int64_t{64} << 20;
+  auto server = http::Server::Start(so, pub->get(), nullptr);
+  if (!server.ok()) Die(server.status().ToString());
+  for (int r = 0; r < a.rounds; ++r) {
+    http_runs.push_back(RunHttp((*server)->address(), events, a.batch, a.http_clients));
+  }
+  (*server)->Stop();
+  if (Status st = (*pub)->Close(); !st.ok()) Die(st.ToString());
+
+  auto median_of = [](const std::vector<RunResult>& rs, double RunResult::*field) {
+    std::vector<double> v;
+    for (const RunResult& r : rs) v.push_back(r.*field);
+    return bench::Median(v);
+  };
+  auto row = [&](const char* name, const std::vector<RunResult>& rs, const std::string& ratio) {
+    std::string runs;
+    for (const RunResult& r : rs) runs += fmt::format("{:.0f} ", r.events_per_s);
+    std::cout << fmt::format("| {} | {:.0f} | {}| {:.1f} | {:.1f} | {:.1f} | {} |\n", name,
+                             median_of(rs, &RunResult::events_per_s), runs,
+                             median_of(rs, &RunResult::p50_ms), median_of(rs, &RunResult::p95_ms),
+                             median_of(rs, &RunResult::p99_ms), ratio);
+  };
+  const double raw_med = median_of(raw, &RunResult::events_per_s);
+  const double pub_med = median_of(published, &RunResult::events_per_s);
+  std::cout << fmt::format(
+      "{} PlateEvents ({} bytes of Confluent-framed Avro, {:.0f} bytes each on average; JSON in: "
+      "{:.0f} bytes each), 3 partitions of one in-process embedded broker, {} rounds, "
+      "alternating raw/publisher.\n\n",
+      a.events, bytes, static_cast<double>(bytes) / static_cast<double>(a.events),
+      AverageSize(events), a.rounds);
+  std::cout << "| path | median events/s | runs | p50 ms | p95 ms | p99 ms | ratio to raw |\n";
+  std::cout << "|---|---:|---|---:|---:|---:|---:|\n";
+  row("raw: kafka::Producer, pre-encoded bytes", raw, "1.00");
+  row("Publisher: JSON → validate → Avro → produce", published,
+      fmt::format("{:.2f}", pub_med / raw_med));
+  row(fmt::format("HTTP ingest: NDJSON batches of {}, {} clients", a.batch, a.http_clients).c_str(),
+      http_runs, fmt::format("{:.2f}", median_of(http_runs, &RunResult::events_per_s) / raw_med));
+  std::cout << fmt::format(
+      "\nvalidate + key + encode (Publisher::Check), one thread: {:.0f} events/s per core\n",
+      check.events_per_s);
+}
+
+// One Publisher run of the metrics section, with a Publisher of its own:
+// with |on|, PublisherOptions::metrics is a fresh Registry("weir_") that a
+// background thread renders every second; without, no registry.
+bench::OnOffRun RunPublisherMetrics(const Topology& topo, const std::string& bootstrap,
+                                    const std::vector<std::string>& events, bool on) {
+  std::optional<observe::Registry> registry;
+  if (on) registry.emplace("weir_");
+  publish::PublisherOptions po;
+  po.metrics = on ? &*registry : nullptr;
+  auto pub = publish::Publisher::Create(topo, ClientProps(bootstrap), po);
+  if (!pub.ok()) Die(pub.status().ToString());
+  std::optional<bench::PeriodicScrape> scrape;
+  if (on) scrape.emplace(*registry);
+  const double cpu0 = bench::ProcessCpuSeconds();
+  const RunResult r = RunPublisher(**pub, events);
+  const double cpu_us =
+      (bench::ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(events.size());
+  if (scrape) {
+    const auto [scrapes, bytes] = scrape->Stop();
+    std::cerr << fmt::format("metrics on: {} scrapes, the last {} bytes\n", scrapes, bytes);
+  }
+  if (Status st = (*pub)->Close(); !st.ok()) Die(st.ToString());
+  return {r.events_per_s, cpu_us, r.p50_ms, r.p95_ms, r.p99_ms};
+}
+
+// The metrics section (issue 6): the Publisher without and with metrics,
+// alternating off/on for a.rounds rounds after one warm-up run (not
+// counted); one Markdown table.
+void CompareMetrics(const Args& a, const Topology& topo, const std::string& bootstrap,
+                    const std::vector<std::string>& events) {
+  RunPublisherMetrics(topo, bootstrap, events, false);  // warm-up
+  std::vector<bench::OnOffRun> off, on;
+  for (int r = 0; r < a.rounds; ++r) {
+    for (bool metrics_on : {false, true}) {
+      const bench::OnOffRun run = RunPublisherMetrics(topo, bootstrap, events, metrics_on);
+      std::cerr << fmt::format(
+          "metrics round {}: Publisher, metrics {}: {:.0f} events/s, {:.2f} µs CPU per event\n", r,
+          metrics_on ? "on" : "off", run.per_s, run.cpu_us);
+      (metrics_on ? on : off).push_back(run);
+    }
+  }
+  std::cout << fmt::format(
+      "#### Metrics off vs on: Publisher::PublishAsync of {} PlateEvents (JSON in: {:.0f} bytes "
+      "each)\n\n"
+      "on: `PublisherOptions::metrics` set to an `observe::Registry(\"weir_\")` that a background "
+      "thread renders once per second, as a Prometheus scrape would; off: no registry. A fresh "
+      "Publisher per run, at most 10,000 events without an outcome; {} rounds, each running off "
+      "then on, after one warm-up run. CPU: the whole process's user + system time (in-process "
+      "broker included) per event. Latency: hand-off to outcome, per event, median over "
+      "rounds.\n\n",
+      a.events, AverageSize(events), a.rounds);
+  bench::PrintOnOffTable("event", off, on, true);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -235,6 +372,10 @@ int main(int argc, char** argv) {
       a.batch = std::stoi(v);
     } else if (k == "--http-clients") {
       a.http_clients = std::stoi(v);
+    } else if (k == "--sections") {
+      a.sections.clear();
+      std::stringstream ss(v);
+      for (std::string s; std::getline(ss, s, ',');) a.sections.insert(s);
     } else {
       Die("unknown argument " + k);
     }
@@ -266,8 +407,6 @@ event_types:
                                                    std::filesystem::absolute(a.schema).string());
   auto topo = LoadTopology((work / "weir.yaml").string());
   if (!topo.ok()) Die(topo.status().ToString());
-  auto pub = publish::Publisher::Create(*topo, ClientProps(bootstrap));
-  if (!pub.ok()) Die(pub.status().ToString());
 
   // The events: the ALPR sample with its id, camera and frame varied.
   json sample = json::parse(Slurp(a.sample));
@@ -279,73 +418,10 @@ event_types:
     sample["frame_number"] = i;
     events.push_back(sample.dump());
   }
-  // Pre-encoded values for the raw run: exactly what the Publisher produces.
-  auto schema = schema::AvroSchema::Parse(Slurp(a.schema));
-  if (!schema.ok()) Die(schema.status().ToString());
-  std::vector<std::string> keys, values;
-  for (const std::string& e : events) {
-    auto v = schema::JsonToAvro(*schema, e);
-    if (!v.ok()) Die(v.status().ToString());
-    keys.push_back(json::parse(e)["camera_id"].get<std::string>());
-    values.push_back(schema::WrapConfluent(1, *schema::EncodeBinary(*schema, *v)));
-  }
-  size_t bytes = 0;
-  for (const std::string& v : values) bytes += v.size();
 
-  RunResult check = RunCheck(**pub, events);
-  std::vector<RunResult> raw, published, http_runs;
-  for (int r = 0; r < a.rounds; ++r) {
-    raw.push_back(RunRaw(bootstrap, keys, values));
-    published.push_back(RunPublisher(**pub, events));
-  }
-  http::ServerOptions so;
-  so.listen = "127.0.0.1:0";
-  so.max_body_bytes = int64_t{64} << 20;
-  auto server = http::Server::Start(so, pub->get(), nullptr);
-  if (!server.ok()) Die(server.status().ToString());
-  for (int r = 0; r < a.rounds; ++r) {
-    http_runs.push_back(RunHttp((*server)->address(), events, a.batch, a.http_clients));
-  }
-  (*server)->Stop();
-  if (Status st = (*pub)->Close(); !st.ok()) Die(st.ToString());
+  if (a.sections.count("paths")) ComparePaths(a, *topo, bootstrap, events);
+  if (a.sections.count("metrics")) CompareMetrics(a, *topo, bootstrap, events);
   b->reset();
   std::filesystem::remove_all(work);
-
-  auto median_of = [](const std::vector<RunResult>& rs, double RunResult::*field) {
-    std::vector<double> v;
-    for (const RunResult& r : rs) v.push_back(r.*field);
-    return bench::Median(v);
-  };
-  auto row = [&](const char* name, const std::vector<RunResult>& rs, const std::string& ratio) {
-    std::string runs;
-    for (const RunResult& r : rs) runs += fmt::format("{:.0f} ", r.events_per_s);
-    std::cout << fmt::format("| {} | {:.0f} | {}| {:.1f} | {:.1f} | {:.1f} | {} |\n", name,
-                             median_of(rs, &RunResult::events_per_s), runs,
-                             median_of(rs, &RunResult::p50_ms), median_of(rs, &RunResult::p95_ms),
-                             median_of(rs, &RunResult::p99_ms), ratio);
-  };
-  const double raw_med = median_of(raw, &RunResult::events_per_s);
-  const double pub_med = median_of(published, &RunResult::events_per_s);
-  std::cout << fmt::format(
-      "{} PlateEvents ({} bytes of Confluent-framed Avro, {:.0f} bytes each on average; JSON in: "
-      "{:.0f} bytes each), 3 partitions of one in-process embedded broker, {} rounds, "
-      "alternating raw/publisher.\n\n",
-      a.events, bytes, static_cast<double>(bytes) / static_cast<double>(a.events),
-      [&] {
-        size_t n = 0;
-        for (const std::string& e : events) n += e.size();
-        return static_cast<double>(n) / static_cast<double>(events.size());
-      }(),
-      a.rounds);
-  std::cout << "| path | median events/s | runs | p50 ms | p95 ms | p99 ms | ratio to raw |\n";
-  std::cout << "|---|---:|---|---:|---:|---:|---:|\n";
-  row("raw: kafka::Producer, pre-encoded bytes", raw, "1.00");
-  row("Publisher: JSON → validate → Avro → produce", published,
-      fmt::format("{:.2f}", pub_med / raw_med));
-  row(fmt::format("HTTP ingest: NDJSON batches of {}, {} clients", a.batch, a.http_clients).c_str(),
-      http_runs, fmt::format("{:.2f}", median_of(http_runs, &RunResult::events_per_s) / raw_med));
-  std::cout << fmt::format(
-      "\nvalidate + key + encode (Publisher::Check), one thread: {:.0f} events/s per core\n",
-      check.events_per_s);
   return 0;
 }

@@ -7,6 +7,8 @@
 #   2. bench/broker.sh: the embedded broker vs the mock cluster and the disk.
 #   3. bench/publish.sh: the Publisher and HTTP ingest vs the bare client.
 #   4. bench/consume.sh: the consumer runtime vs a bare librdkafka loop.
+#   5. bench/metrics.sh: the Publisher and the consumer runtime with metrics
+#      off vs on.
 # Usage: bench/run.sh [--lines N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -112,3 +114,6 @@ bench/publish.sh
 echo
 # 4. The consumer runtime vs a bare librdkafka consume-and-commit loop.
 bench/consume.sh
+echo
+# 5. The Publisher and the consumer runtime with metrics off vs on.
+bench/metrics.sh

@@ -241,6 +241,9 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   std::condition_variable work_cv;   // workers: ready_ or exit
   std::condition_variable timer_cv;  // timer: earlier deadline or exit
   std::condition_variable state_cv;  // revocation, drain and stop waiters
+  std::condition_variable room_cv;   // poll thread: a full partition has room again
+  bool poll_waiting = false;         // the poll thread waits on room_cv
+  bool backlog_stuck = false;        // the last wait for room timed out
   bool started = false;
   bool stop_requested = false;
   bool stopping = false;  // draining: no new records, no new retries
@@ -366,9 +369,12 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     }
   }
 
-  static void MarkDoneLocked(Task& t) {
+  void MarkDoneLocked(Task& t) {
     t.entry->done = true;
     --t.part->unfinished;
+    if (poll_waiting && t.part->unfinished < options.max_pending_per_partition / 2) {
+      room_cv.notify_one();
+    }
   }
 
   void FinishLocked(Task& t) {
@@ -519,6 +525,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     if (stop_requested) return;
     stop_requested = true;
     stop_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    room_cv.notify_all();
     if (consumer) consumer->Wakeup();
   }
 
@@ -996,15 +1003,42 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
     return out;
   }
 
-  // Pauses partitions with too much pending work, all of them while the DLQ
-  // is blocked or the group is stopping; resumes the others.
+  // True when a partition that is not paused holds max_pending_per_partition
+  // unfinished records or more.
+  bool OverLimitLocked(size_t limit) const {
+    return std::any_of(parts.begin(), parts.end(), [&](const auto& kv) {
+      return !kv.second->paused && kv.second->unfinished >= limit;
+    });
+  }
+
+  // Backpressure, first step: while a partition is full, the poll thread
+  // waits (up to 100 ms) for the workers to bring it below half before it
+  // polls again. librdkafka keeps fetching into its own bounded queue
+  // meanwhile, so nothing read ahead is lost — pausing a partition would
+  // drop its prefetched records and cost a re-fetch on resume. Only a wait
+  // that times out (slow or stuck handlers) leads to pausing.
+  void WaitForRoom() {
+    std::unique_lock<std::mutex> lock(mu);
+    const size_t limit = options.max_pending_per_partition;
+    backlog_stuck = false;
+    if (stop_requested || !OverLimitLocked(limit)) return;
+    poll_waiting = true;
+    room_cv.wait_for(lock, milliseconds(100), [&] {
+      return stop_requested || !OverLimitLocked(std::max<size_t>(limit / 2, 1));
+    });
+    poll_waiting = false;
+    backlog_stuck = OverLimitLocked(limit);
+  }
+
+  // Pauses partitions that stayed full through WaitForRoom(), all of them
+  // while the DLQ is blocked or the group is stopping; resumes the others.
   void ApplyFlowControl() {
     std::vector<TopicPartition> pause, resume;
     {
       std::lock_guard<std::mutex> lock(mu);
       for (auto& [tp, p] : parts) {
         const bool want = stopping || DlqBlockedLocked() ||
-                          p->unfinished >= options.max_pending_per_partition ||
+                          (backlog_stuck && p->unfinished >= options.max_pending_per_partition) ||
                           (p->paused && p->unfinished > options.max_pending_per_partition / 4);
         if (want != p->paused) {
           p->paused = want;
@@ -1092,6 +1126,7 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
         std::lock_guard<std::mutex> lock(mu);
         if (stop_requested) break;
       }
+      WaitForRoom();
       // Short enough that a commit_interval below 100 ms is kept while the
       // partitions are paused and no records come.
       auto polled =

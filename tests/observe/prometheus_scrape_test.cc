@@ -176,10 +176,7 @@ scrape_configs:
         "exec '{}' --config.file='{}' --storage.tsdb.path='{}/data' "
         "--web.listen-address=127.0.0.1:{} 2>'{}'",
         kPrometheusBinary, config_path, p->dir_.path(), port, p->log_path_);
-    std::vector<std::string> argv;
-    if (access("/usr/bin/setpriv", X_OK) == 0) argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL"};
-    argv.insert(argv.end(), {"/bin/sh", "-c", command});
-    p->child_ = ChildProcess::Start(argv);
+    p->child_ = weir::testing::StartServer(command);
     if (!p->child_) return nullptr;
     p->client_ = std::make_unique<httplib::Client>("127.0.0.1", port);
     p->client_->set_connection_timeout(5, 0);

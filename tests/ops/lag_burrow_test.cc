@@ -16,6 +16,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -87,11 +88,10 @@ TEST(LagBurrowInteropTest, BurrowAndWeirAgreeOnEveryGroupsStatus) {
                                            "clientPortAddress=127.0.0.1\nadmin.enableServer=false\n"
                                            "4lw.commands.whitelist=srvr\n",
                                            dir.path(), zk_port));
-  auto zk = weir::testing::ChildProcess::Start(
-      {"/bin/sh", "-c",
-       fmt::format("exec java -cp {} org.apache.zookeeper.server.ZooKeeperServerMain {} "
-                   ">{}/zk.log 2>&1",
-                   kZooKeeperJar, zk_cfg, dir.path())});
+  auto zk = weir::testing::StartServer(
+      fmt::format("exec java -cp {} org.apache.zookeeper.server.ZooKeeperServerMain {} "
+                  ">{}/zk.log 2>&1",
+                  kZooKeeperJar, zk_cfg, dir.path()));
   ASSERT_TRUE(zk);
   // Listening is not serving: wait until "srvr" says it runs standalone.
   ASSERT_TRUE(WaitFor([&] {
@@ -101,6 +101,10 @@ TEST(LagBurrowInteropTest, BurrowAndWeirAgreeOnEveryGroupsStatus) {
     a.sin_port = htons(static_cast<uint16_t>(zk_port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     std::string answer;
+    // A server that accepted but does not answer yet must not hang the test.
+    timeval one_second{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &one_second, sizeof one_second);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &one_second, sizeof one_second);
     if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 && write(fd, "srvr", 4) == 4) {
       char buf[512];
       for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;)
@@ -170,10 +174,8 @@ class-name="caching"
 expire-cache=1
 )",
                             dir.path(), zk_port, broker.bootstrap(), burrow_port));
-  auto burrow = weir::testing::ChildProcess::Start(
-      {"/bin/sh", "-c",
-       fmt::format("exec {} --config-dir {}/burrow >{}/burrow/out 2>&1", kBurrow, dir.path(),
-                   dir.path())});
+  auto burrow = weir::testing::StartServer(fmt::format(
+      "exec {} --config-dir {}/burrow >{}/burrow/out 2>&1", kBurrow, dir.path(), dir.path()));
   ASSERT_TRUE(burrow);
   auto burrow_log = [&] {
     return weir::testing::ReadFile(dir.path() + "/burrow/out") +

@@ -257,6 +257,13 @@ std::string SourcePath(const std::string& relative) {
   return std::string(WEIR_SOURCE_DIR) + "/" + relative;
 }
 
+std::unique_ptr<ChildProcess> StartServer(const std::string& command) {
+  std::vector<std::string> argv;
+  if (access("/usr/bin/setpriv", X_OK) == 0) argv = {"/usr/bin/setpriv", "--pdeathsig", "KILL"};
+  argv.insert(argv.end(), {"/bin/sh", "-c", command});
+  return ChildProcess::Start(argv);
+}
+
 uint16_t FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return 0;

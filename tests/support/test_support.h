@@ -92,6 +92,12 @@ KillRun RunAndKill(const std::vector<std::string>& argv,
                    const std::function<bool(const std::string& line)>& kill_after,
                    std::chrono::milliseconds timeout = std::chrono::seconds(120));
 
+// Starts `/bin/sh -c |command|` as a ChildProcess that also dies with the
+// test process (setpriv --pdeathsig KILL, when available), for servers a
+// test runs (Prometheus, ZooKeeper, Burrow): a test killed by its timeout
+// leaves none behind. Null (and a test failure) when it cannot start.
+std::unique_ptr<ChildProcess> StartServer(const std::string& command);
+
 // A loopback port that was free a moment ago (bound to port 0, then
 // released), for servers that cannot report the port they picked; 0 when
 // none could be had.
