@@ -174,14 +174,8 @@ struct Broker::Impl {
   std::mutex conn_mu;
   std::list<Connection> connections;  // GUARDED_BY(conn_mu)
 
-  // The scrape-time collector of log and connection gauges. It may run on
-  // a scrape thread after Stop() (a render copies the collector list), so
-  // it holds this state, which StopAll() empties under its mutex.
-  struct Gauges {
-    std::mutex mu;
-    Impl* impl = nullptr;  // GUARDED_BY(mu); null once stopped
-  };
-  std::shared_ptr<Gauges> gauges = std::make_shared<Gauges>();
+  // The scrape-time collector of log and connection gauges; removed (and
+  // waited for) first thing in StopAll().
   int collector_id = -1;
   void Collect(observe::Scrape& s);
 
@@ -455,10 +449,6 @@ void Broker::Impl::StopAll() {
   if (stopping.exchange(true)) return;
   if (collector_id >= 0) options.metrics->RemoveCollector(collector_id);
   {
-    std::lock_guard lock(gauges->mu);  // waits for a collection in progress
-    gauges->impl = nullptr;
-  }
-  {
     std::lock_guard lock(timer_mu);
     timer_cv.notify_all();
   }
@@ -599,12 +589,8 @@ Result<std::unique_ptr<Broker>> Broker::Start(BrokerOptions options) {
   impl->accept_thread = std::thread([p] { p->AcceptLoop(); });
   impl->timer_thread = std::thread([p] { p->TimerLoop(); });
   if (impl->options.metrics != nullptr) {
-    impl->gauges->impl = p;
     impl->collector_id =
-        impl->options.metrics->AddCollector([gauges = impl->gauges](observe::Scrape& s) {
-          std::lock_guard lock(gauges->mu);
-          if (gauges->impl != nullptr) gauges->impl->Collect(s);
-        });
+        impl->options.metrics->AddCollector([p](observe::Scrape& s) { p->Collect(s); });
   }
   spdlog::info("broker: listening on {}:{} (advertised {}:{}), data in {}{}", host, impl->port,
                impl->advertised_host, impl->port, impl->options.data_dir.string(),

@@ -250,17 +250,19 @@ int Registry::AddCollector(std::function<void(Scrape&)> collect) {
 }
 
 void Registry::RemoveCollector(int id) {
+  std::lock_guard<std::mutex> collecting(collect_mu_);  // waits for a render in progress
   std::lock_guard<std::mutex> lock(mu_);
   collectors_.erase(id);
 }
 
 std::string Registry::Render() const {
+  Scrape scrape(prefix_);
+  std::unique_lock<std::mutex> collecting(collect_mu_);
   std::vector<std::function<void(Scrape&)>> collectors;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const auto& [id, c] : collectors_) collectors.push_back(c);
   }
-  Scrape scrape(prefix_);
   for (const auto& c : collectors) {
     Scrape one(prefix_);
     try {
@@ -277,6 +279,7 @@ std::string Registry::Render() const {
       dst.insert(dst.end(), samples.begin(), samples.end());
     }
   }
+  collecting.unlock();
 
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);

@@ -300,7 +300,6 @@ struct LagMonitor::Impl {
   std::unique_ptr<kafka::Admin> admin;
   std::unique_ptr<kafka::Consumer> consumer;
   std::map<int32_t, int64_t> next;  // per __consumer_offsets partition
-  int64_t unreadable = 0;
 };
 
 LagMonitor::LagMonitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -355,7 +354,7 @@ Result<int64_t> LagMonitor::ReadCommits(std::chrono::milliseconds timeout) {
       return Status(w.status().code(), fmt::format("end offset of {}-{}: {}", kOffsetsTopic,
                                                    p.id.value(), w.status().message()));
     }
-    auto [it, fresh] = impl_->next.try_emplace(p.id.value(), w->first.value());
+    auto it = impl_->next.try_emplace(p.id.value(), w->first.value()).first;
     it->second = std::max(it->second, w->first.value());  // retention may have moved the start
     if (it->second < w->second.value()) {
       target[p.id.value()] = w->second.value();

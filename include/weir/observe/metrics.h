@@ -126,11 +126,14 @@ class Registry {
   Histogram& GetHistogram(std::string_view name, std::string_view help, const Labels& labels = {},
                           std::vector<double> bounds = LatencyBuckets());
 
-  // Adds a function called on every Render(), under no registry lock; it
-  // must be thread-safe and must not throw (an exception is caught, logged
-  // and the collector's samples of that scrape dropped). Returns an id for
-  // RemoveCollector().
+  // Adds a function called on every Render(), one render at a time and
+  // under no lock a collector could take (so it may lock its owner's state);
+  // it must not throw (an exception is caught, logged and the collector's
+  // samples of that scrape dropped). Returns an id for RemoveCollector().
   int AddCollector(std::function<void(Scrape&)> collect);
+  // Once this returns, the collector is not running and never runs again,
+  // so its owner may be destroyed. Must not be called from a collector, nor
+  // while holding a lock that a collector takes.
   void RemoveCollector(int id);
 
   // The whole registry in the text exposition format, families sorted by
@@ -147,6 +150,8 @@ class Registry {
   Family& FamilyFor(std::string_view name, std::string_view help, int type, const Labels& labels);
   const std::string prefix_;
   mutable std::mutex mu_;
+  // Held while collectors run (Render) and by RemoveCollector; taken before mu_.
+  mutable std::mutex collect_mu_;
   std::map<std::string, std::unique_ptr<Family>> families_;  // by full name
   std::map<int, std::function<void(Scrape&)>> collectors_;
   int next_collector_ = 1;
