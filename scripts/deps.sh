@@ -10,6 +10,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema python3-requests
   clang-format
+  # The reference systems' stores and images: PostgreSQL (server for the
+  # tests, libpq for the stores), libpng and libjpeg (DeepLens decodes uploads).
+  postgresql libpq-dev libpng-dev libjpeg-dev
   # Prometheus: promtool checks /metrics output and alert rules; the server
   # scrapes a running pipeline in the observability tests.
   prometheus

@@ -236,26 +236,3 @@ TEST_F(CliKafka, InvalidJsonLinesAreRefusedAndTheRestDelivered) {
 
 }  // namespace
 }  // namespace weir
-
-namespace weir {
-namespace {
-
-// The README's main job (scripts/run.sh runs this program).
-TEST(MainJob, AlprFlowDeliversAndConsumesEveryEvent) {
-  testing::TempDir data;
-  testing::CommandResult r = testing::RunCommand(
-      {std::string(WEIR_BINARY_DIR) + "/bin/weir-alpr", "--config",
-       testing::SourcePath("examples/alpr/weir.yaml"), "-n", "60", "--cameras", "3", "-q"},
-      {}, std::chrono::seconds(120), {{"WEIR_EMBEDDED_DATA_DIR", data.path()}});
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("produced 60 plate events to alpr.events.plates: 60 delivered, 0 failed"),
-            std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("consumed 60 distinct events as group alpr-storage-service"),
-            std::string::npos)
-      << r.out;
-  EXPECT_NE(r.out.find("all 60 delivered events arrived."), std::string::npos) << r.out;
-}
-
-}  // namespace
-}  // namespace weir

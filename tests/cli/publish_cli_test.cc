@@ -122,16 +122,15 @@ class PublishCli : public ::testing::Test {
     fs::copy(example / "schemas", fs::path(dir_.path()) / "schemas", fs::copy_options::recursive);
     yaml_ = testing::ReadFile((example / "weir.yaml").string());
     ASSERT_FALSE(yaml_.empty());
+    // PlateEvent dual-published to the legacy topic, as during the migration.
+    const size_t type = yaml_.find("\n  PlateEvent:");
+    ASSERT_NE(type, std::string::npos);
+    const std::string route = "    topic: alpr.events.plates\n";
+    const size_t at = yaml_.find(route, type);
+    ASSERT_NE(at, std::string::npos);
+    yaml_.insert(at + route.size(), "    mirror_topic: alpr.plates.detected\n");
     config_ = dir_.WriteFile("weir.yaml", yaml_);
     sample_ = json::parse(testing::ReadFile(dir_.path() + "/schemas/samples/PlateEvent.json"));
-  }
-
-  // Rewrites weir.yaml: the example's, followed by |extra| (a section the
-  // example does not have).
-  void AppendToConfig(const std::string& extra) {
-    const std::string section = "\n" + extra.substr(0, extra.find(':') + 1);
-    ASSERT_EQ(yaml_.find(section), std::string::npos) << "the example has" << section;
-    config_ = dir_.WriteFile("weir.yaml", yaml_ + "\n" + extra + "\n");
   }
 
   // Runs `weir -c weir.yaml ARGS...` with the embedded broker in this test's
@@ -219,7 +218,7 @@ TEST_F(PublishCli, TypeWithTopicOptionsOrAnUnknownTypeExitsTwo) {
   r = Weir({"produce", "--type", "Plate"}, Plates(1));
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_NE(r.err.find("--type Plate: not an event type"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("declared: PlateEvent, VehicleEvent, MetricEvent, DLQMessage"),
+  EXPECT_NE(r.err.find("declared: PlateEvent, VehicleEvent, MetricEvent, CameraCount"),
             std::string::npos)
       << r.err;
   // Nothing was started for them: no broker data, no spool.
@@ -238,7 +237,12 @@ TEST_F(PublishCli, SpoolStatusAndDrainOfAnEmptySpool) {
 }
 
 TEST_F(PublishCli, EventsSpooledWhileTheClusterIsDownAreDrainedLater) {
-  AppendToConfig("publisher: {delivery_timeout: 200ms}");
+  // The example's publisher section, with a short delivery timeout.
+  const std::string section = "\npublisher:\n";
+  const size_t at = yaml_.find(section);
+  ASSERT_NE(at, std::string::npos);
+  yaml_.insert(at + section.size(), "  delivery_timeout: 200ms\n");
+  config_ = dir_.WriteFile("weir.yaml", yaml_);
   if (HasFatalFailure()) return;
   // An unreachable cluster: every event is spooled, and that is a success.
   CommandResult r = RunCommand({WeirBinary(), "-b", "127.0.0.1:1", "-c", config_, "produce",

@@ -206,6 +206,10 @@ TEST_F(PublisherTest, MetricsCountCopiesPublishedAndErrorsPerTopic) {
   EXPECT_EQ(pub->Publish("Telemetry", R"({"vehicle": {"id": "x"}, "speed": -1})").outcome,
             PublishOutcome::kRefused);
   EXPECT_EQ(pub->Publish("Nope", "{}").outcome, PublishOutcome::kRefused);
+  // An outcome is reported before its record leaves the in-flight count
+  // (the delivery thread must not touch the record after Close() could
+  // free it), so Publish() can return while the gauge still reads 1.
+  ASSERT_TRUE(pub->Flush(std::chrono::seconds(10)).ok());
   const std::string text = metrics.Render();
   for (const char* line :
        {"alpr_multi_topic_events_published_total{topic=\"plates\"} 3\n",
