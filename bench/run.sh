@@ -9,6 +9,8 @@
 #   4. bench/consume.sh: the consumer runtime vs a bare librdkafka loop.
 #   5. bench/metrics.sh: the Publisher and the consumer runtime with metrics
 #      off vs on.
+#   6. bench/alpr.sh: the ALPR system end to end (maximum rate, latency at
+#      5,000 events/s) vs a bare producer and consumer on the same broker.
 # Usage: bench/run.sh [--lines N] [--rounds R]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -117,3 +119,6 @@ bench/consume.sh
 echo
 # 5. The Publisher and the consumer runtime with metrics off vs on.
 bench/metrics.sh
+echo
+# 6. The ALPR system end to end vs a bare producer and consumer on one broker.
+bench/alpr.sh

@@ -18,25 +18,22 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <csignal>
-#include <filesystem>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "activity_consumer.h"
 #include "activity_events.h"
 #include "activity_store.h"
-#include "common/log.h"
 #include "common/uuid.h"
+#include "example_cli.h"
 #include "weir/http/server.h"
 #include "weir/kafka/producer.h"
-#include "weir/ops/cluster.h"
 #include "weir/ops/dlq.h"
 #include "weir/publish/publisher.h"
 #include "weir/topology.h"
 
+namespace weir::examples {
 namespace {
 
 using activity_logs::FailureRule;
@@ -44,21 +41,13 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::atomic<bool> g_signalled{false};
-extern "C" void OnSignal(int) { g_signalled.store(true); }
-
-// Prints one line to stdout at once (the consumer prints from worker threads).
-void Say(const std::string& line) {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  fmt::print("{}\n", line);
-  std::fflush(stdout);
-}
-
-// Exit codes, as the weir CLI's (docs/cli.md).
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitBadInput = 2;
+constexpr Program kProgram{
+    .name = "weir-activity-logs",
+    .system = "activity-logs",
+    .config_help = "The activity logs topology",
+    .bootstrap_help =
+        "Kafka bootstrap servers, instead of weir.yaml's cluster.bootstrap (embedded)",
+};
 
 // The storage failures `run` injects unless --inject-failure is given: the
 // demo's poison events and its flaky ones.
@@ -67,64 +56,15 @@ constexpr const char* kDemoFlaky = "demo_flaky";
 const std::vector<std::string> kDemoFailures = {std::string(kDemoPoison) + ":permanent",
                                                 std::string(kDemoFlaky) + ":transient:2"};
 
-struct Common {
-  std::string config = "examples/activity-logs/weir.yaml";
-  std::string bootstrap;
-  std::vector<std::string> properties;
-  std::string log_level = "warn";
-};
-
-// A failure that ends the command: message and exit code.
-struct CommandError {
-  int code;
-  std::string message;
-};
-
-struct Setup {
-  weir::Topology topology;
-  weir::ops::ClusterConnection conn;
-};
-
-Setup Connect(const Common& c) {
-  auto topo = weir::LoadTopology(c.config);
-  if (!topo.ok()) throw CommandError{kExitBadInput, topo.status().message()};
-  weir::ops::ConnectOptions copts;
-  copts.bootstrap = c.bootstrap;
-  copts.properties = c.properties;
-  copts.create_declared_topics = true;  // on the embedded broker only
-  auto conn = weir::ops::ConnectCluster(*topo, copts);
-  if (!conn.ok()) throw CommandError{kExitFailed, conn.status().ToString()};
-  return Setup{std::move(*topo), std::move(*conn)};
-}
-
-void PrintCluster(const Setup& s) {
-  fmt::print("cluster: {} ({})\n", s.conn.config.Get("bootstrap.servers"),
-             s.conn.embedded
-                 ? "weir's embedded broker, data in " + weir::ops::EmbeddedDataDir(s.topology)
-                 : std::string("Kafka cluster"));
-}
-
 // "<weir.yaml folder>/.weir/activity-logs/<name>" unless |given|.
 std::string StatePath(const weir::Topology& t, const std::string& given, const std::string& name) {
-  if (!given.empty()) return given;
-  return (std::filesystem::path(t.folder.empty() ? "." : t.folder) / ".weir" / "activity-logs" /
-          name)
-      .lexically_normal()
-      .string();
+  return weir::examples::StatePath(t, kProgram.system, given, name);
 }
 
 std::unique_ptr<activity_logs::ActivityStore> OpenStore(const Setup& s, const std::string& spec) {
   auto store = activity_logs::OpenActivityStore(StatePath(s.topology, spec, "activity.sqlite"));
   if (!store.ok()) throw CommandError{kExitFailed, "--store: " + store.status().ToString()};
   return std::move(*store);
-}
-
-std::unique_ptr<weir::publish::Publisher> MakePublisher(const Setup& s, const std::string& spool) {
-  weir::publish::PublisherOptions po;
-  po.spool_dir = spool;
-  auto p = weir::publish::Publisher::Create(s.topology, s.conn.config, po);
-  if (!p.ok()) throw CommandError{kExitFailed, p.status().ToString()};
-  return std::move(*p);
 }
 
 std::vector<FailureRule> ParseRules(const std::vector<std::string>& texts) {
@@ -143,15 +83,11 @@ std::string RulesText(const std::vector<FailureRule>& rules) {
   return parts.empty() ? "none" : fmt::format("{}", fmt::join(parts, ", "));
 }
 
-void Check(const weir::Status& s, const std::string& what) {
-  if (!s.ok()) throw CommandError{kExitFailed, fmt::format("{}: {}", what, s.ToString())};
-}
-
 // Waits for Ctrl-C or |duration_s| (0 = Ctrl-C only), or until |stopped|.
 void WaitForStop(int duration_s, const std::function<bool()>& stopped) {
   const auto deadline = duration_s > 0 ? std::chrono::steady_clock::now() + seconds(duration_s)
                                        : std::chrono::steady_clock::time_point::max();
-  while (!g_signalled.load() && std::chrono::steady_clock::now() < deadline && !stopped()) {
+  while (!StopRequested() && std::chrono::steady_clock::now() < deadline && !stopped()) {
   }
 }
 
@@ -163,10 +99,29 @@ std::string StoredLine(const activity_logs::StoredActivity& a, activity_logs::In
                          : "");
 }
 
+// Starts group user-activity-processor on |store|, printing each stored
+// event; |publisher| (for the analytics events) may be null without
+// |analytics|. Throws CommandError.
+std::unique_ptr<activity_logs::ActivityConsumer> StartConsumer(
+    const Setup& s, activity_logs::ActivityStore* store, weir::publish::Publisher* publisher,
+    bool analytics, const std::vector<FailureRule>& failures) {
+  activity_logs::ActivityConsumerOptions o;
+  o.analytics = analytics;
+  o.failures = failures;
+  o.on_stored = [](const activity_logs::StoredActivity& sa, activity_logs::InsertOutcome out) {
+    Say(StoredLine(sa, out));
+  };
+  auto consumer =
+      activity_logs::ActivityConsumer::Create(s.topology, s.conn.config, store, publisher, o);
+  if (!consumer.ok()) throw CommandError{kExitBadInput, consumer.status().ToString()};
+  Check((*consumer)->Start(), "starting the consumer");
+  return std::move(*consumer);
+}
+
 // --- api ----------------------------------------------------------------------
 
-int ApiCommand(const Common& c, const std::string& listen, const std::string& token, int duration_s,
-               const std::string& spool_dir) {
+int ApiCommand(const CommonOptions& c, const std::string& listen, const std::string& token,
+               int duration_s, const std::string& spool_dir) {
   Setup s = Connect(c);
   PrintCluster(s);
   auto publisher = MakePublisher(s, StatePath(s.topology, spool_dir, "spool/api"));
@@ -182,7 +137,7 @@ int ApiCommand(const Common& c, const std::string& listen, const std::string& to
   std::fflush(stdout);
   const auto deadline = duration_s > 0 ? std::chrono::steady_clock::now() + seconds(duration_s)
                                        : std::chrono::steady_clock::time_point::max();
-  while (!g_signalled.load() && std::chrono::steady_clock::now() < deadline) {
+  while (!StopRequested() && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(milliseconds(100));
   }
   (*server)->Stop();
@@ -205,34 +160,26 @@ struct ConsumerArgs {
   std::string spool_dir;
 };
 
-int ConsumerCommand(const Common& c, const ConsumerArgs& a) {
+int ConsumerCommand(const CommonOptions& c, const ConsumerArgs& a) {
   Setup s = Connect(c);
   PrintCluster(s);
   auto store = OpenStore(s, a.store);
   std::unique_ptr<weir::publish::Publisher> publisher;
   if (a.analytics)
     publisher = MakePublisher(s, StatePath(s.topology, a.spool_dir, "spool/consumer"));
-  activity_logs::ActivityConsumerOptions o;
-  o.analytics = a.analytics;
-  o.failures = ParseRules(a.failures);
-  o.on_stored = [](const activity_logs::StoredActivity& sa, activity_logs::InsertOutcome out) {
-    Say(StoredLine(sa, out));
-  };
-  auto consumer = activity_logs::ActivityConsumer::Create(s.topology, s.conn.config, store.get(),
-                                                          publisher.get(), o);
-  if (!consumer.ok()) throw CommandError{kExitBadInput, consumer.status().ToString()};
-  Check((*consumer)->Start(), "starting the consumer");
+  const std::vector<FailureRule> failures = ParseRules(a.failures);
+  auto consumer = StartConsumer(s, store.get(), publisher.get(), a.analytics, failures);
   fmt::print(
       "consumer: group {} on {} -> {}; DLQ {}; analytics {}; injected failures: {}; "
       "Ctrl-C stops\n",
       activity_logs::kProcessorGroup, activity_logs::kActivityTopic, store->Describe(),
       activity_logs::kDlqTopic, a.analytics ? activity_logs::kAnalyticsTopic : "off",
-      RulesText(o.failures));
+      RulesText(failures));
   std::fflush(stdout);
-  WaitForStop(a.duration_s, [&] { return (*consumer)->runtime().WaitStopped(milliseconds(200)); });
-  const weir::Status stopped = (*consumer)->Stop(seconds(30));
-  const auto st = (*consumer)->Stats();
-  const auto gs = (*consumer)->GroupStats();
+  WaitForStop(a.duration_s, [&] { return consumer->runtime().WaitStopped(milliseconds(200)); });
+  const weir::Status stopped = consumer->Stop(seconds(30));
+  const auto st = consumer->Stats();
+  const auto gs = consumer->GroupStats();
   fmt::print(
       "consumer: {} records, {} stored, {} redelivered (stored before), {} dead-lettered, {} "
       "retries, {} analytics events\n",
@@ -245,7 +192,7 @@ int ConsumerCommand(const Common& c, const ConsumerArgs& a) {
 
 // --- dead-letters -----------------------------------------------------------------
 
-int DeadLettersCommand(const Common& c, int64_t limit) {
+int DeadLettersCommand(const CommonOptions& c, int64_t limit) {
   Setup s = Connect(c);
   auto client = weir::ops::DlqClient::Open(s.conn.config);
   if (!client.ok()) throw CommandError{kExitFailed, client.status().ToString()};
@@ -376,7 +323,7 @@ struct RunArgs {
   std::string spool_dir;
 };
 
-int RunCommand(const Common& c, const RunArgs& a) {
+int RunCommand(const CommonOptions& c, const RunArgs& a) {
   const auto started = std::chrono::steady_clock::now();
   Setup s = Connect(c);
   PrintCluster(s);
@@ -387,23 +334,15 @@ int RunCommand(const Common& c, const RunArgs& a) {
   auto server = weir::http::Server::Start(so, publisher.get(), nullptr);
   if (!server.ok()) throw CommandError{kExitFailed, server.status().ToString()};
 
-  activity_logs::ActivityConsumerOptions o;
-  o.analytics = a.analytics;
-  o.failures = ParseRules(a.failures);
-  o.on_stored = [](const activity_logs::StoredActivity& sa, activity_logs::InsertOutcome out) {
-    Say(StoredLine(sa, out));
-  };
-  auto consumer = activity_logs::ActivityConsumer::Create(s.topology, s.conn.config, store.get(),
-                                                          publisher.get(), o);
-  if (!consumer.ok()) throw CommandError{kExitBadInput, consumer.status().ToString()};
-  Check((*consumer)->Start(), "starting the consumer");
+  const std::vector<FailureRule> failures = ParseRules(a.failures);
+  auto consumer = StartConsumer(s, store.get(), publisher.get(), a.analytics, failures);
   const std::string run = weir::NewUuidV4().substr(0, 8);
   fmt::print(
       "run {}: API http://{}/v1/events/{}; consumer group {} -> {}; DLQ {}; analytics {}; "
       "injected storage failures: {}\n",
       run, (*server)->address(), activity_logs::kActivityEvent, activity_logs::kProcessorGroup,
       store->Describe(), activity_logs::kDlqTopic,
-      a.analytics ? activity_logs::kAnalyticsTopic : "off", RulesText(o.failures));
+      a.analytics ? activity_logs::kAnalyticsTopic : "off", RulesText(failures));
   std::fflush(stdout);
 
   std::vector<std::string> problems;
@@ -472,7 +411,7 @@ int RunCommand(const Common& c, const RunArgs& a) {
   std::map<std::string, int> stored_count;
   std::vector<activity_logs::StoredActivity> mine;
   bool done = false;
-  while (!done && !g_signalled.load() && std::chrono::steady_clock::now() < deadline) {
+  while (!done && !StopRequested() && std::chrono::steady_clock::now() < deadline) {
     auto all = store->All();
     if (all.ok()) {
       stored_count.clear();
@@ -484,7 +423,7 @@ int RunCommand(const Common& c, const RunArgs& a) {
           mine.push_back(sa);
         }
       }
-      const auto gs = (*consumer)->GroupStats();
+      const auto gs = consumer->GroupStats();
       done = stored_count.size() >= script.stored.size() && gs.dead_lettered >= script.dlq.size() &&
              gs.in_flight == 0;
     }
@@ -544,9 +483,9 @@ int RunCommand(const Common& c, const RunArgs& a) {
   }
 
   (*server)->Stop();
-  const auto st = (*consumer)->Stats();
-  const auto gs = (*consumer)->GroupStats();
-  const weir::Status e1 = (*consumer)->Stop(seconds(10));
+  const auto st = consumer->Stats();
+  const auto gs = consumer->GroupStats();
+  const weir::Status e1 = consumer->Stop(seconds(10));
   const weir::publish::PublisherStats ps = publisher->Stats();
   const weir::Status e2 = publisher->Close(seconds(30));
   for (const weir::Status* e : {&e1, &e2}) {
@@ -590,21 +529,16 @@ int RunCommand(const Common& c, const RunArgs& a) {
 }
 
 }  // namespace
+}  // namespace weir::examples
 
 int main(int argc, char** argv) {
-  Common common;
+  using namespace weir::examples;
+  CommonOptions common;
   CLI::App app{
       "weir-activity-logs: the activity logs design on weir — a REST API producer, a "
       "document-store consumer (SQLite or PostgreSQL JSONB) with retries and a DLQ, and an "
       "optional analytics stream"};
-  app.fallthrough();
-  app.require_subcommand(1);
-  app.add_option("-c,--config", common.config, "The activity logs topology")->capture_default_str();
-  app.add_option("-b,--bootstrap", common.bootstrap,
-                 "Kafka bootstrap servers, instead of weir.yaml's cluster.bootstrap (embedded)");
-  app.add_option("-X,--property", common.properties, "librdkafka property NAME=VALUE (repeatable)");
-  app.add_option("--log-level", common.log_level, "trace, debug, info, warn, error, off")
-      ->capture_default_str();
+  AddCommonOptions(app, kProgram, &common);
   const std::string store_help =
       "The document store: a SQLite file, or postgresql://USER[:PASSWORD]@HOST:PORT/DB "
       "(JSONB); default .weir/activity-logs/activity.sqlite beside weir.yaml";
@@ -659,20 +593,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--spool-dir", run_args.spool_dir, "The publisher's spool");
 
-  CLI11_PARSE(app, argc, argv);
-  if (!weir::log::Init(common.log_level)) {
-    fmt::print(stderr, "weir-activity-logs: --log-level {}: unknown level\n", common.log_level);
-    return kExitBadInput;
-  }
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  try {
+  return RunProgram(app, kProgram, common, argc, argv, [&] {
     if (api->parsed()) return ApiCommand(common, listen, token, duration_s, spool_dir);
     if (consumer->parsed()) return ConsumerCommand(common, consumer_args);
     if (dead->parsed()) return DeadLettersCommand(common, limit);
     return RunCommand(common, run_args);
-  } catch (const CommandError& e) {
-    fmt::print(stderr, "weir-activity-logs: {}\n", e.message);
-    return e.code;
-  }
+  });
 }

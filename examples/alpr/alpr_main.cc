@@ -13,6 +13,7 @@
 
 #include "alpr_system.h"
 #include "common/log.h"
+#include "example_cli.h"
 #include "weir/consume/dead_letter.h"
 #include "weir/ops/cluster.h"
 #include "weir/topology.h"
@@ -20,8 +21,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-constexpr int kExitFailed = 1;
-constexpr int kExitBadInput = 2;
+using weir::examples::kExitBadInput;
+using weir::examples::kExitFailed;
 constexpr const char* kMarker = ".weir-alpr-data";
 
 struct Common {

@@ -17,17 +17,15 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
-#include "common/log.h"
 #include "common/uuid.h"
 #include "deeplens_events.h"
+#include "example_cli.h"
 #include "image_codec.h"
 #include "image_features.h"
 #include "pipeline_observer.h"
@@ -35,10 +33,10 @@
 #include "stage_worker.h"
 #include "upload_api.h"
 #include "vector_index.h"
-#include "weir/ops/cluster.h"
 #include "weir/publish/publisher.h"
 #include "weir/topology.h"
 
+namespace weir::examples {
 namespace {
 
 using deeplens::Expect;
@@ -48,97 +46,52 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::atomic<bool> g_signalled{false};
-extern "C" void OnSignal(int) { g_signalled.store(true); }
+constexpr Program kProgram{
+    .name = "weir-deeplens",
+    .system = "deeplens",
+    .config_help = "The DeepLens topology",
+    .bootstrap_help = kBootstrapHelp,
+};
 
-// Prints one line to stdout at once (services print from worker threads).
-void Say(const std::string& line) {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  fmt::print("{}\n", line);
-  std::fflush(stdout);
-}
-
-// Exit codes, as the weir CLI's (docs/cli.md).
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitBadInput = 2;
-
-// Options every subcommand takes.
-struct Common {
-  std::string config = "examples/deeplens/weir.yaml";
-  std::string bootstrap;
-  std::vector<std::string> properties;
-  std::string log_level = "warn";
+// Options every subcommand takes: the examples' common ones and DeepLens's.
+struct Common : CommonOptions {
   std::string state_dir;  // blobs, index, spool; default .weir/deeplens beside weir.yaml
   uint64_t max_image_bytes = deeplens::ImageLimits{}.max_bytes;
   int duplicate_distance = deeplens::kDefaultDuplicateDistance;
 };
 
-// A failure that ends the command: message and exit code.
-struct CommandError {
-  int code;
-  std::string message;
-};
-
-void Check(const weir::Status& s, const std::string& what) {
-  if (!s.ok()) throw CommandError{kExitFailed, fmt::format("{}: {}", what, s.ToString())};
-}
-
-weir::Topology LoadOrThrow(const Common& c) {
-  auto topo = weir::LoadTopology(c.config);
-  if (!topo.ok()) throw CommandError{kExitBadInput, topo.status().message()};
-  return std::move(*topo);
-}
-
 // "<weir.yaml folder>/.weir/deeplens" unless --state-dir.
 std::string StateDir(const Common& c, const weir::Topology& t) {
   if (!c.state_dir.empty()) return c.state_dir;
-  return (std::filesystem::path(t.folder.empty() ? "." : t.folder) / ".weir" / "deeplens")
-      .lexically_normal()
-      .string();
+  return weir::examples::StateDir(t, kProgram.system);
 }
 
 std::string IndexPath(const Common& c, const weir::Topology& t) {
   return StateDir(c, t) + "/index.sqlite";
 }
 
-// The topology and a connection to its cluster, for one command.
-struct Setup {
-  weir::Topology topology;
-  weir::ops::ClusterConnection conn;
+// The topology, a connection to its cluster and the state folder, for one
+// command.
+struct Setup : weir::examples::Setup {
   std::string state;
 };
 
 Setup Connect(const Common& c) {
-  weir::Topology topo = LoadOrThrow(c);
-  weir::ops::ConnectOptions copts;
-  copts.bootstrap = c.bootstrap;
-  copts.properties = c.properties;
-  copts.create_declared_topics = true;  // on the embedded broker only
-  auto conn = weir::ops::ConnectCluster(topo, copts);
-  if (!conn.ok()) throw CommandError{kExitFailed, conn.status().ToString()};
-  std::string state = StateDir(c, topo);
+  weir::examples::Setup base = weir::examples::Connect(c);
+  std::string state = StateDir(c, base.topology);
   std::error_code ec;
   std::filesystem::create_directories(state, ec);
   if (ec) throw CommandError{kExitFailed, fmt::format("creating {}: {}", state, ec.message())};
-  return Setup{std::move(topo), std::move(*conn), std::move(state)};
+  return Setup{std::move(base), std::move(state)};
 }
 
 void PrintCluster(const Setup& s) {
-  fmt::print("cluster: {} ({})\n", s.conn.config.Get("bootstrap.servers"),
-             s.conn.embedded
-                 ? "weir's embedded broker, data in " + weir::ops::EmbeddedDataDir(s.topology)
-                 : std::string("Kafka cluster"));
+  weir::examples::PrintCluster(s);
   fmt::print("state:   {} (blobs/, index.sqlite, spool/)\n", s.state);
 }
 
 std::unique_ptr<weir::publish::Publisher> MakePublisher(const Setup& s, const std::string& name) {
-  weir::publish::PublisherOptions po;
-  po.spool_dir = s.state + "/spool/" + name;
-  auto p = weir::publish::Publisher::Create(s.topology, s.conn.config, po);
-  if (!p.ok()) throw CommandError{kExitFailed, p.status().ToString()};
-  return std::move(*p);
+  return weir::examples::MakePublisher(s, s.state + "/spool/" + name);
 }
 
 deeplens::ImageLimits Limits(const Common& c) {
@@ -176,35 +129,6 @@ std::string FailedLine(const deeplens::FailedImage& f) {
   return fmt::format("failed   {} {:<14} [{}] {}", f.image_id, f.tenant_id, f.reason_code,
                      f.reason);
 }
-
-// Sets |stop| once a signal arrives or |duration| (0 = none) has passed.
-class StopWatch {
- public:
-  explicit StopWatch(seconds duration) {
-    const auto deadline = duration.count() > 0 ? std::chrono::steady_clock::now() + duration
-                                               : std::chrono::steady_clock::time_point::max();
-    thread_ = std::thread([this, deadline] {
-      while (!done_.load()) {
-        if (g_signalled.load() || std::chrono::steady_clock::now() >= deadline) {
-          stop_.store(true);
-          return;
-        }
-        std::this_thread::sleep_for(milliseconds(50));
-      }
-    });
-  }
-  ~StopWatch() {
-    done_.store(true);
-    thread_.join();
-  }
-  const std::atomic<bool>* flag() const { return &stop_; }
-  bool stopped() const { return stop_.load(); }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 // --- serve --------------------------------------------------------------------
 
@@ -339,7 +263,7 @@ int SamplesCommand(const Common& c, const std::string& dir, uint64_t seed) {
 
 int IndexCommand(const Common& c, const std::string& db, const std::string& tenant,
                  const std::string& similar_to) {
-  const std::string path = db.empty() ? IndexPath(c, LoadOrThrow(c)) : db;
+  const std::string path = db.empty() ? IndexPath(c, LoadTopologyOrThrow(c)) : db;
   if (!std::filesystem::exists(path)) {
     throw CommandError{kExitBadInput, fmt::format("{}: no vector index there", path)};
   }
@@ -587,20 +511,15 @@ int RunCommand(const Common& c, const RunArgs& a) {
 }
 
 }  // namespace
+}  // namespace weir::examples
 
 int main(int argc, char** argv) {
+  using namespace weir::examples;
   Common common;
   CLI::App app{
       "weir-deeplens: the DeepLens image pipeline on weir — upload API, validation, feature "
       "extraction, vector index with duplicate detection, tenant usage"};
-  app.fallthrough();
-  app.require_subcommand(1);
-  app.add_option("-c,--config", common.config, "The DeepLens topology")->capture_default_str();
-  app.add_option("-b,--bootstrap", common.bootstrap,
-                 "Kafka bootstrap servers, instead of weir.yaml's cluster.bootstrap");
-  app.add_option("-X,--property", common.properties, "librdkafka property NAME=VALUE (repeatable)");
-  app.add_option("--log-level", common.log_level, "trace, debug, info, warn, error, off")
-      ->capture_default_str();
+  AddCommonOptions(app, kProgram, &common);
   app.add_option("--state-dir", common.state_dir,
                  "Blobs, vector index and spool; default .weir/deeplens beside weir.yaml");
   app.add_option("--max-image-bytes", common.max_image_bytes,
@@ -659,24 +578,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run->add_option("--listen", run_args.listen, "The upload API's host:port")->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
-  if (!weir::log::Init(common.log_level)) {
-    fmt::print(stderr, "weir-deeplens: --log-level {}: unknown level\n", common.log_level);
-    return kExitBadInput;
-  }
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  try {
-    if (serve->parsed()) return ServeCommand(common, roles, listen, duration_s);
-    if (upload->parsed()) return UploadCommand(url, tenant, files);
-    if (samples->parsed()) return SamplesCommand(common, samples_dir, samples_seed);
-    if (index->parsed()) return IndexCommand(common, db, tenant, similar_to);
-    return RunCommand(common, run_args);
-  } catch (const CommandError& e) {
-    fmt::print(stderr, "weir-deeplens: {}\n", e.message);
-    return e.code;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "weir-deeplens: {}\n", e.what());
-    return kExitFailed;
-  }
+  return RunProgram(app, kProgram, common, argc, argv, [&] {
+    try {
+      if (serve->parsed()) return ServeCommand(common, roles, listen, duration_s);
+      if (upload->parsed()) return UploadCommand(url, tenant, files);
+      if (samples->parsed()) return SamplesCommand(common, samples_dir, samples_seed);
+      if (index->parsed()) return IndexCommand(common, db, tenant, similar_to);
+      return RunCommand(common, run_args);
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "{}: {}\n", kProgram.name, e.what());
+      return kExitFailed;
+    }
+  });
 }

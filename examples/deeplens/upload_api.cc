@@ -11,6 +11,7 @@
 #include "common/host_port.h"
 #include "common/uuid.h"
 #include "deeplens_events.h"
+#include "http/body_reader.h"
 #include "weir/publish/publisher.h"
 
 namespace deeplens {
@@ -131,33 +132,19 @@ struct UploadApi::Impl {
           true);
       return;
     }
-    std::string body;
-    bool too_large = false;
-    // Past the limit the rest of the body is read and dropped (up to
-    // kMaxDiscardBytes), so that a client still sending it gets to read
-    // the 413 rather than a reset connection.
-    constexpr uint64_t kMaxDiscardBytes = uint64_t{64} << 20;
-    uint64_t discarded = 0;
-    const bool complete = read([&](const char* data, size_t n) {
-      if (too_large || n > limit - body.size()) {
-        too_large = true;
-        body.clear();
-        discarded += n;
-        return discarded <= kMaxDiscardBytes;
-      }
-      body.append(data, n);
-      return true;
-    });
-    if (too_large || res.status == 413) {
+    const weir::http::LimitedBody read_body =
+        weir::http::ReadBodyWithin(read, static_cast<size_t>(limit));
+    if (read_body.too_large || res.status == 413) {
       refuse(413,
              fmt::format("the image is larger than the limit of {} bytes (max image size)", limit),
-             !complete);
+             !read_body.complete);
       return;
     }
-    if (!complete) {
+    if (!read_body.complete) {
       refuse(400, "the request body could not be read", true);
       return;
     }
+    const std::string& body = read_body.bytes;
     if (body.empty()) {
       refuse(400, "the request body is empty: send the image's bytes", false);
       return;

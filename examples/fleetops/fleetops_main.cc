@@ -18,25 +18,23 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <mutex>
 #include <set>
 #include <thread>
 
 #include "anomaly_service.h"
-#include "common/log.h"
+#include "example_cli.h"
 #include "fleetops_events.h"
 #include "group_progress.h"
 #include "operator_service.h"
 #include "telemetry_replay.h"
 #include "weir/kafka/admin.h"
-#include "weir/ops/cluster.h"
 #include "weir/publish/publisher.h"
 #include "weir/topology.h"
 
+namespace weir::examples {
 namespace {
 
 using fleetops::AlertStatus;
@@ -45,105 +43,17 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-std::atomic<bool> g_signalled{false};
-extern "C" void OnSignal(int) { g_signalled.store(true); }
-
-// Prints one line to stdout at once (services print from worker threads).
-void Say(const std::string& line) {
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  fmt::print("{}\n", line);
-  std::fflush(stdout);
-}
-
-// Exit codes, as the weir CLI's (docs/cli.md).
-constexpr int kExitOk = 0;
-constexpr int kExitFailed = 1;
-constexpr int kExitBadInput = 2;
-
-// Options every subcommand takes.
-struct Common {
-  std::string config = "examples/fleetops/weir.yaml";
-  std::string bootstrap;
-  std::vector<std::string> properties;
-  std::string log_level = "warn";
+constexpr Program kProgram{
+    .name = "weir-fleetops",
+    .system = "fleetops",
+    .config_help = "The FleetOps topology",
+    .bootstrap_help = kBootstrapHelp,
 };
-
-// A failure that ends the command: message and exit code.
-struct CommandError {
-  int code;
-  std::string message;
-};
-
-// The topology and a connection to its cluster, for one command.
-struct Setup {
-  weir::Topology topology;
-  weir::ops::ClusterConnection conn;
-};
-
-Setup Connect(const Common& c) {
-  auto topo = weir::LoadTopology(c.config);
-  if (!topo.ok()) throw CommandError{kExitBadInput, topo.status().message()};
-  weir::ops::ConnectOptions copts;
-  copts.bootstrap = c.bootstrap;
-  copts.properties = c.properties;
-  copts.create_declared_topics = true;  // on the embedded broker only
-  auto conn = weir::ops::ConnectCluster(*topo, copts);
-  if (!conn.ok()) throw CommandError{kExitFailed, conn.status().ToString()};
-  return Setup{std::move(*topo), std::move(*conn)};
-}
-
-void PrintCluster(const Setup& s) {
-  fmt::print("cluster: {} ({})\n", s.conn.config.Get("bootstrap.servers"),
-             s.conn.embedded
-                 ? "weir's embedded broker, data in " + weir::ops::EmbeddedDataDir(s.topology)
-                 : std::string("Kafka cluster"));
-}
 
 // "<weir.yaml folder>/.weir/fleetops/<name>" unless |given|.
 std::string StatePath(const weir::Topology& t, const std::string& given, const std::string& name) {
-  if (!given.empty()) return given;
-  return (std::filesystem::path(t.folder.empty() ? "." : t.folder) / ".weir" / "fleetops" / name)
-      .lexically_normal()
-      .string();
+  return weir::examples::StatePath(t, kProgram.system, given, name);
 }
-
-std::unique_ptr<weir::publish::Publisher> MakePublisher(const Setup& s, const std::string& spool) {
-  weir::publish::PublisherOptions po;
-  po.spool_dir = spool;
-  auto p = weir::publish::Publisher::Create(s.topology, s.conn.config, po);
-  if (!p.ok()) throw CommandError{kExitFailed, p.status().ToString()};
-  return std::move(*p);
-}
-
-// Sets |stop| once a signal arrives or |duration| (0 = none) has passed.
-class StopWatch {
- public:
-  explicit StopWatch(seconds duration) {
-    const auto deadline = duration.count() > 0 ? std::chrono::steady_clock::now() + duration
-                                               : std::chrono::steady_clock::time_point::max();
-    thread_ = std::thread([this, deadline] {
-      while (!done_.load()) {
-        if (g_signalled.load() || std::chrono::steady_clock::now() >= deadline) {
-          stop_.store(true);
-          return;
-        }
-        std::this_thread::sleep_for(milliseconds(50));
-      }
-    });
-  }
-  ~StopWatch() {
-    done_.store(true);
-    thread_.join();
-  }
-  const std::atomic<bool>* flag() const { return &stop_; }
-  bool stopped() const { return stop_.load(); }
-
- private:
-  std::atomic<bool> stop_{false};
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 struct ReplayArgs {
   fleetops::ReplayOptions options;
@@ -312,13 +222,9 @@ bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout,
   return true;
 }
 
-void Check(const weir::Status& s, const std::string& what) {
-  if (!s.ok()) throw CommandError{kExitFailed, fmt::format("{}: {}", what, s.ToString())};
-}
-
 // --- replay -----------------------------------------------------------------
 
-int ReplayCommand(const Common& c, const ReplayArgs& a) {
+int ReplayCommand(const CommonOptions& c, const ReplayArgs& a) {
   Setup s = Connect(c);
   PrintCluster(s);
   fleetops::ReplayPlan plan = PlanOrThrow(a);
@@ -333,7 +239,7 @@ int ReplayCommand(const Common& c, const ReplayArgs& a) {
 
 // --- anomaly-service ----------------------------------------------------------
 
-int AnomalyServiceCommand(const Common& c, int duration_s, const std::string& spool_dir) {
+int AnomalyServiceCommand(const CommonOptions& c, int duration_s, const std::string& spool_dir) {
   Setup s = Connect(c);
   PrintCluster(s);
   auto publisher = MakePublisher(s, StatePath(s.topology, spool_dir, "spool/anomaly-service"));
@@ -363,7 +269,7 @@ int AnomalyServiceCommand(const Common& c, int duration_s, const std::string& sp
 
 // --- operator-service ---------------------------------------------------------
 
-int OperatorServiceCommand(const Common& c, int duration_s, const std::string& db,
+int OperatorServiceCommand(const CommonOptions& c, int duration_s, const std::string& db,
                            const std::string& spool_dir) {
   Setup s = Connect(c);
   PrintCluster(s);
@@ -404,7 +310,7 @@ struct ActionArgs {
   std::string spool_dir;
 };
 
-int ActionCommand(const Common& c, ActionArgs& a) {
+int ActionCommand(const CommonOptions& c, ActionArgs& a) {
   auto type = fleetops::ParseActionType(a.type);
   if (!type) {
     throw CommandError{kExitBadInput, fmt::format("--type {}: expected ACKNOWLEDGE, RESOLVE, "
@@ -454,10 +360,8 @@ int ActionCommand(const Common& c, ActionArgs& a) {
 
 // --- alerts -------------------------------------------------------------------
 
-int AlertsCommand(const Common& c, const std::string& db_arg, bool actions) {
-  auto topo = weir::LoadTopology(c.config);
-  if (!topo.ok()) throw CommandError{kExitBadInput, topo.status().message()};
-  const std::string db = StatePath(*topo, db_arg, "alerts.sqlite");
+int AlertsCommand(const CommonOptions& c, const std::string& db_arg, bool actions) {
+  const std::string db = StatePath(LoadTopologyOrThrow(c), db_arg, "alerts.sqlite");
   if (!std::filesystem::exists(db)) throw CommandError{kExitBadInput, "no alert store at " + db};
   auto store = fleetops::AlertStore::Open(db);
   if (!store.ok()) throw CommandError{kExitFailed, store.status().ToString()};
@@ -572,7 +476,7 @@ DemoCounts OperatorDemo(weir::publish::Publisher& publisher, fleetops::AlertStor
   return out;
 }
 
-int RunCommand(const Common& c, const RunArgs& a) {
+int RunCommand(const CommonOptions& c, const RunArgs& a) {
   Setup s = Connect(c);
   PrintCluster(s);
   fleetops::ReplayPlan plan = PlanOrThrow(a.replay);
@@ -720,20 +624,15 @@ int RunCommand(const Common& c, const RunArgs& a) {
 }
 
 }  // namespace
+}  // namespace weir::examples
 
 int main(int argc, char** argv) {
-  Common common;
+  using namespace weir::examples;
+  CommonOptions common;
   CLI::App app{
       "weir-fleetops: the FleetOps design on weir — telemetry replay, anomaly service, "
       "operator alerts and actions"};
-  app.fallthrough();
-  app.require_subcommand(1);
-  app.add_option("-c,--config", common.config, "The FleetOps topology")->capture_default_str();
-  app.add_option("-b,--bootstrap", common.bootstrap,
-                 "Kafka bootstrap servers, instead of weir.yaml's cluster.bootstrap");
-  app.add_option("-X,--property", common.properties, "librdkafka property NAME=VALUE (repeatable)");
-  app.add_option("--log-level", common.log_level, "trace, debug, info, warn, error, off")
-      ->capture_default_str();
+  AddCommonOptions(app, kProgram, &common);
 
   ReplayArgs replay_args;
   CLI::App* replay = app.add_subcommand("replay", "Publish synthetic telemetry to raw_telemetry");
@@ -787,14 +686,7 @@ int main(int argc, char** argv) {
   bool no_operators = false;
   run->add_flag("--no-operators", no_operators, "Do not send the demo operator actions");
 
-  CLI11_PARSE(app, argc, argv);
-  if (!weir::log::Init(common.log_level)) {
-    fmt::print(stderr, "weir-fleetops: --log-level {}: unknown level\n", common.log_level);
-    return kExitBadInput;
-  }
-  std::signal(SIGINT, OnSignal);
-  std::signal(SIGTERM, OnSignal);
-  try {
+  return RunProgram(app, kProgram, common, argc, argv, [&] {
     if (replay->parsed()) return ReplayCommand(common, replay_args);
     if (anomaly->parsed()) return AnomalyServiceCommand(common, duration_s, spool_dir);
     if (op->parsed()) return OperatorServiceCommand(common, duration_s, db, spool_dir);
@@ -802,8 +694,5 @@ int main(int argc, char** argv) {
     if (alerts->parsed()) return AlertsCommand(common, db, list_actions);
     run_args.operator_demo = !no_operators;
     return RunCommand(common, run_args);
-  } catch (const CommandError& e) {
-    fmt::print(stderr, "weir-fleetops: {}\n", e.message);
-    return e.code;
-  }
+  });
 }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/host_port.h"
+#include "http/body_reader.h"
 #include "registry/rest_api.h"
 #include "weir/observe/metrics.h"
 #include "weir/publish/publisher.h"
@@ -273,36 +274,21 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
         return;
       }
       const size_t limit = static_cast<size_t>(opts->max_body_bytes);
-      std::string body;
-      bool too_large = false;
-      // Past the limit, the rest of the body is read and dropped (up to
-      // kMaxDiscardBytes), so that a client still sending it gets to read
-      // the 413 rather than a reset connection.
-      constexpr size_t kMaxDiscardBytes = size_t{64} << 20;
-      size_t discarded = 0;
-      const bool complete = read([&](const char* data, size_t n) {
-        if (too_large || n > limit - body.size()) {
-          too_large = true;
-          discarded += n;
-          return discarded <= kMaxDiscardBytes;
-        }
-        body.append(data, n);
-        return true;
-      });
-      if (too_large || res.status == 413) {
-        if (!complete) res.set_header("Connection", "close");  // the rest is left unread
+      const LimitedBody body = ReadBodyWithin(read, limit);
+      if (body.too_large || res.status == 413) {
+        if (!body.complete) res.set_header("Connection", "close");  // the rest is left unread
         ReplyError(res, 413,
                    fmt::format("the request body is larger than the server's limit of {} bytes "
                                "(serve.max_body)",
                                limit));
         return;
       }
-      if (!complete) {
+      if (!body.complete) {
         res.set_header("Connection", "close");
         ReplyError(res, 400, "the request body could not be read");
         return;
       }
-      HandleEvents(*opts, *publisher, req, body, res);
+      HandleEvents(*opts, *publisher, req, body.bytes, res);
     });
   }
   if (registry != nullptr) registry::MountRegistryApi(srv, *registry);

@@ -17,6 +17,7 @@
 #include "activity_store.h"
 #include "broker/broker_test_util.h"
 #include "consume/consume_test_util.h"
+#include "examples_test_util.h"
 #include "publish/publish_test_util.h"
 #include "weir/http/server.h"
 #include "weir/kafka/producer.h"
@@ -33,6 +34,8 @@ using std::chrono::seconds;
 using weir::broker::testing::TestBroker;
 using weir::consume::GroupStats;
 using weir::consume::testing::WaitForStats;
+using weir::examples::testing::LoadTopologyOnBroker;
+using weir::examples::testing::StartPublisher;
 using weir::testing::ReadRecord;
 using weir::testing::TempDir;
 
@@ -69,18 +72,12 @@ class ActivityLogsEndToEnd : public ::testing::TestWithParam<StoreKind> {
   void SetUp() override {
     store_for_test_.Start(GetParam(), "activity_e2e");
     if (store_for_test_.spec().empty()) return;  // skipped or failed
-    auto topo = weir::LoadTopology(ActivityLogsConfig());
-    ASSERT_TRUE(topo.ok()) << topo.status().ToString();
-    topology_ = std::move(*topo);
-    for (const weir::TopicSpec& t : topology_.topics) broker_.CreateTopic(t.name, t.partitions);
+    ASSERT_NO_FATAL_FAILURE(LoadTopologyOnBroker(ActivityLogsConfig(), broker_, &topology_));
     auto store = OpenActivityStore(store_for_test_.spec());
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
-    weir::publish::PublisherOptions po;
-    po.spool_dir = dir_.path() + "/spool";
-    auto p = weir::publish::Publisher::Create(topology_, broker_.Config(), po);
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    publisher_ = std::move(*p);
+    ASSERT_NO_FATAL_FAILURE(
+        StartPublisher(topology_, broker_, dir_.path() + "/spool", &publisher_));
     weir::http::ServerOptions so;
     so.listen = "127.0.0.1:0";
     auto server = weir::http::Server::Start(so, publisher_.get(), nullptr);

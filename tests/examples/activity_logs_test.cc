@@ -15,6 +15,7 @@
 #include "activity_store.h"
 #include "broker/broker_test_util.h"
 #include "consume/consume_test_util.h"
+#include "examples_test_util.h"
 #include "weir/ops/dlq.h"
 #include "weir/publish/publisher.h"
 
@@ -29,6 +30,8 @@ using weir::consume::GroupStats;
 using weir::consume::ManualClock;
 using weir::consume::RetryScheduled;
 using weir::consume::testing::WaitForStats;
+using weir::examples::testing::LoadTopologyOnBroker;
+using weir::examples::testing::StartPublisher;
 using weir::testing::TempDir;
 
 // The seed's schedule, worked out by hand: "3 attempts with 100ms delay",
@@ -40,18 +43,12 @@ const std::vector<int64_t> kSeedScheduleMs = {
 class ActivityLogsRetryPolicyTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto topo = weir::LoadTopology(ActivityLogsConfig());
-    ASSERT_TRUE(topo.ok()) << topo.status().ToString();
-    topology_ = std::move(*topo);
-    for (const weir::TopicSpec& t : topology_.topics) broker_.CreateTopic(t.name, t.partitions);
+    ASSERT_NO_FATAL_FAILURE(LoadTopologyOnBroker(ActivityLogsConfig(), broker_, &topology_));
     auto store = OpenActivityStore(dir_.path() + "/activity.sqlite");
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(*store);
-    weir::publish::PublisherOptions po;
-    po.spool_dir = dir_.path() + "/spool";
-    auto p = weir::publish::Publisher::Create(topology_, broker_.Config(), po);
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    publisher_ = std::move(*p);
+    ASSERT_NO_FATAL_FAILURE(
+        StartPublisher(topology_, broker_, dir_.path() + "/spool", &publisher_));
   }
   void TearDown() override {
     if (consumer_) {

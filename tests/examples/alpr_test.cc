@@ -18,6 +18,7 @@
 
 #include "alpr_system.h"
 #include "broker/broker_test_util.h"
+#include "examples_test_util.h"
 #include "publish/publish_test_util.h"
 #include "support/test_support.h"
 #include "weir/consume/dead_letter.h"
@@ -38,14 +39,9 @@ using weir::testing::TempDir;
 
 constexpr int64_t kT0 = 1'800'000'000'000;  // 2027-01-15T08:00:00Z
 
-// Polls |pred| every 20 ms until it holds or |timeout| passes.
-bool Eventually(const std::function<bool()>& pred, milliseconds timeout = seconds(120)) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return true;
+// Polls |pred| every 20 ms until it holds or 120 s pass.
+bool Eventually(const std::function<bool()>& pred) {
+  return weir::examples::testing::Eventually(pred, seconds(120), milliseconds(20));
 }
 
 [[maybe_unused]] std::string AlprBinary() {

@@ -15,6 +15,7 @@
 #include "broker/broker_test_util.h"
 #include "consume/consume_test_util.h"
 #include "deeplens_events.h"
+#include "examples_test_util.h"
 #include "image_features.h"
 #include "pipeline_observer.h"
 #include "publish/publish_test_util.h"
@@ -31,6 +32,8 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using weir::broker::testing::TestBroker;
+using weir::examples::testing::LoadTopologyOnBroker;
+using weir::examples::testing::StartPublisher;
 using weir::testing::TempDir;
 
 constexpr milliseconds kWait = seconds(60);
@@ -42,15 +45,9 @@ std::string ExampleConfig() { return weir::testing::SourcePath("examples/deeplen
 class DeepLensTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto topo = weir::LoadTopology(ExampleConfig());
-    ASSERT_TRUE(topo.ok()) << topo.status().ToString();
-    topology_ = std::move(*topo);
-    for (const weir::TopicSpec& t : topology_.topics) broker_.CreateTopic(t.name, t.partitions);
-    weir::publish::PublisherOptions po;
-    po.spool_dir = dir_.path() + "/spool";
-    auto p = weir::publish::Publisher::Create(topology_, broker_.Config(), po);
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    publisher_ = std::move(*p);
+    ASSERT_NO_FATAL_FAILURE(LoadTopologyOnBroker(ExampleConfig(), broker_, &topology_));
+    ASSERT_NO_FATAL_FAILURE(
+        StartPublisher(topology_, broker_, dir_.path() + "/spool", &publisher_));
     for (Stage st : {Stage::kValidation, Stage::kFeatureExtraction, Stage::kIndexing}) {
       StageWorkerOptions o;
       o.runtime.commit_interval = milliseconds(100);

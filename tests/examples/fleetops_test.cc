@@ -6,17 +6,16 @@
 // operator service, and the one command `weir-fleetops run`.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "anomaly_service.h"
 #include "broker/broker_test_util.h"
 #include "consume/consume_test_util.h"
+#include "examples_test_util.h"
 #include "fleetops_events.h"
 #include "fleetops_test_util.h"
 #include "operator_service.h"
@@ -34,20 +33,13 @@ using std::chrono::seconds;
 using weir::broker::testing::TestBroker;
 using weir::consume::GroupStats;
 using weir::consume::testing::WaitForStats;
+using weir::examples::testing::Eventually;
+using weir::examples::testing::LoadTopologyOnBroker;
+using weir::examples::testing::StartPublisher;
 using weir::testing::ReadRecord;
 using weir::testing::TempDir;
 
 constexpr milliseconds kWait = seconds(60);
-
-// Polls |pred| every 10 ms until it holds or |timeout| passes.
-bool Eventually(const std::function<bool()>& pred, milliseconds timeout = kWait) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return true;
-}
 
 std::string FleetOpsBinary() { return std::string(WEIR_BINARY_DIR) + "/bin/weir-fleetops"; }
 std::string ExampleConfig() { return weir::testing::SourcePath("examples/fleetops/weir.yaml"); }
@@ -55,15 +47,9 @@ std::string ExampleConfig() { return weir::testing::SourcePath("examples/fleetop
 class FleetOpsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto topo = weir::LoadTopology(ExampleConfig());
-    ASSERT_TRUE(topo.ok()) << topo.status().ToString();
-    topology_ = std::move(*topo);
-    for (const weir::TopicSpec& t : topology_.topics) broker_.CreateTopic(t.name, t.partitions);
-    weir::publish::PublisherOptions po;
-    po.spool_dir = dir_.path() + "/spool";
-    auto p = weir::publish::Publisher::Create(topology_, broker_.Config(), po);
-    ASSERT_TRUE(p.ok()) << p.status().ToString();
-    publisher_ = std::move(*p);
+    ASSERT_NO_FATAL_FAILURE(LoadTopologyOnBroker(ExampleConfig(), broker_, &topology_));
+    ASSERT_NO_FATAL_FAILURE(
+        StartPublisher(topology_, broker_, dir_.path() + "/spool", &publisher_));
   }
   void TearDown() override {
     if (publisher_) {
