@@ -86,7 +86,7 @@ for round in $(seq 1 "$ROUNDS"); do
   C=$("$BIN/weir-bench-rdkafka" consume "$BOOT" bench.raw "$events" 3)
   praw=$(sed -E 's/.*msgs_per_s=([0-9.]+).*/\1/' <<<"$P")
   craw=$(sed -E 's/.*msgs_per_s=([0-9.]+).*/\1/' <<<"$C")
-  max_rows+=("| $round | $events | $secs | **$rate** | ${praw%.*} | ${craw%.*} | $(field "$J" "round($rate / $praw, 2)") | $(field "$J" "d['latency_ms']['p50']") / $(field "$J" "d['latency_ms']['p95']") / $(field "$J" "d['latency_ms']['p99']") |")
+  max_rows+=("| $round | $events | $secs | **$rate** | ${praw%.*} | ${craw%.*} | $(field "$J" "round($rate / $praw, 4)") | $(field "$J" "d['latency_ms']['p50']") / $(field "$J" "d['latency_ms']['p95']") / $(field "$J" "d['latency_ms']['p99']") |")
   stop_broker
 
   for RATE in $RATES; do
