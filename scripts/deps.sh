@@ -11,8 +11,9 @@ PACKAGES=(
   kcat python3 python3-kafka python3-confluent-kafka python3-avro python3-jsonschema python3-requests
   clang-format
   # The reference systems' stores and images: PostgreSQL (server for the
-  # tests, libpq for the stores), libpng and libjpeg (DeepLens decodes uploads).
-  postgresql libpq-dev libpng-dev libjpeg-dev
+  # tests, libpq for the stores), libpng and libjpeg (DeepLens decodes uploads),
+  # OpenSSL's libcrypto (DeepLens names blobs by their SHA-256).
+  postgresql libpq-dev libpng-dev libjpeg-dev libssl-dev
   # Prometheus: promtool checks /metrics output and alert rules; the server
   # scrapes a running pipeline in the observability tests.
   prometheus

@@ -22,7 +22,8 @@
 
 namespace deeplens {
 
-// The SHA-256 of |bytes|, 64 lower-case hex digits (FIPS 180-4).
+// The SHA-256 of |bytes|, 64 lower-case hex digits (OpenSSL's libcrypto);
+// "" only if libcrypto fails.
 std::string Sha256Hex(std::string_view bytes);
 
 // The storage_provider of events whose blobs are in a BlobStore.
