@@ -264,8 +264,8 @@ Status AlprSystem::Impl::Build() {
     WEIR_ASSIGN_OR_RETURN(auto emitted, counts->Emitted());
     clean_start = clean_start && open == 0 && emitted.empty();
     WEIR_RETURN_IF_ERROR(
-        AddGroup(kCountsGroup, [this](const PlateRow& r, const weir::consume::Message& m) {
-          return FromStatus(counts->Handle(m.record().partition().value(), r));
+        AddGroup(kCountsGroup, [this](const PlateRow& r, const weir::consume::Message&) {
+          return FromStatus(counts->Handle(r));
         }));
   }
   if (Has(o.roles, "dlq-monitor")) {

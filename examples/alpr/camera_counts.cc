@@ -27,13 +27,13 @@ weir::Result<std::unique_ptr<CameraCounter>> CameraCounter::Open(
   c->publisher_ = publisher;
   WEIR_ASSIGN_OR_RETURN(c->db_, SqliteDb::Open(c->options_.state_path));
   WEIR_RETURN_IF_ERROR(c->db_->Exec(R"sql(
-    CREATE TABLE IF NOT EXISTS window_events (
+    CREATE TABLE IF NOT EXISTS camera_window_events (
       event_id TEXT PRIMARY KEY,
-      partition INTEGER NOT NULL,
       camera_id TEXT NOT NULL,
       window_start INTEGER NOT NULL,
       plate TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS window_events_window ON window_events(partition, window_start);
+    CREATE INDEX IF NOT EXISTS camera_window_events_window
+      ON camera_window_events(camera_id, window_start);
     CREATE TABLE IF NOT EXISTS windows_emitted (
       camera_id TEXT NOT NULL,
       window_start INTEGER NOT NULL,
@@ -44,12 +44,13 @@ weir::Result<std::unique_ptr<CameraCounter>> CameraCounter::Open(
       published INTEGER NOT NULL DEFAULT 0,
       PRIMARY KEY (camera_id, window_start));
     CREATE INDEX IF NOT EXISTS windows_unpublished ON windows_emitted(published, window_start);
-    CREATE TABLE IF NOT EXISTS stream_time (
-      partition INTEGER PRIMARY KEY,
+    CREATE TABLE IF NOT EXISTS camera_stream_time (
+      camera_id TEXT PRIMARY KEY,
       time_ms INTEGER NOT NULL);
   )sql"));
-  WEIR_ASSIGN_OR_RETURN(auto rows, c->db_->Query("SELECT partition, time_ms FROM stream_time", {}));
-  for (const SqlRow& r : rows) c->stream_time_[static_cast<int32_t>(AsInt(r[0]))] = AsInt(r[1]);
+  WEIR_ASSIGN_OR_RETURN(auto rows,
+                        c->db_->Query("SELECT camera_id, time_ms FROM camera_stream_time", {}));
+  for (const SqlRow& r : rows) c->stream_time_[AsText(r[0])] = AsInt(r[1]);
   CameraCounter* self = c.get();
   c->emitter_ = std::thread([self] { self->RunEmitter(); });
   return c;
@@ -151,32 +152,34 @@ void CameraCounter::RunEmitter() {
   }
 }
 
-weir::Status CameraCounter::Handle(int32_t partition, const PlateRow& row) {
+weir::Status CameraCounter::Handle(const PlateRow& row) {
   std::lock_guard<std::mutex> lock(mu_);
   // The event's record in one transaction; emitting windows has its own.
   WEIR_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
-  weir::Status recorded = Record(partition, row);
+  weir::Status recorded = Record(row);
   if (!recorded.ok()) {
     (void)db_->Exec("ROLLBACK");
     return recorded;
   }
   WEIR_RETURN_IF_ERROR(db_->Exec("COMMIT"));
   const int64_t w = options_.window_ms;
-  const int64_t st = stream_time_[partition];
+  const std::string& camera = row.camera_id;
+  const int64_t st = stream_time_[camera];
   // Windows ending at or before this are final.
   const int64_t final_end = st - options_.grace_ms - (((st - options_.grace_ms) % w) + w) % w;
-  auto checked = checked_upto_.find(partition);
+  auto checked = checked_upto_.find(camera);
   if (checked != checked_upto_.end() && checked->second >= final_end) return weir::Status::Ok();
-  WEIR_RETURN_IF_ERROR(db_->Query("INSERT INTO stream_time (partition, time_ms) VALUES (?1, ?2) "
-                                  "ON CONFLICT(partition) DO UPDATE SET time_ms = ?2",
-                                  {int64_t{partition}, st})
-                           .status());
-  WEIR_RETURN_IF_ERROR(EmitClosed(partition, final_end));
-  checked_upto_[partition] = final_end;
+  WEIR_RETURN_IF_ERROR(
+      db_->Query("INSERT INTO camera_stream_time (camera_id, time_ms) VALUES (?1, ?2) "
+                 "ON CONFLICT(camera_id) DO UPDATE SET time_ms = ?2",
+                 {camera, st})
+          .status());
+  WEIR_RETURN_IF_ERROR(EmitClosed(camera, final_end));
+  checked_upto_[camera] = final_end;
   return weir::Status::Ok();
 }
 
-weir::Status CameraCounter::Record(int32_t partition, const PlateRow& row) {
+weir::Status CameraCounter::Record(const PlateRow& row) {
   const int64_t w = options_.window_ms;
   const int64_t start = row.captured_ms - (((row.captured_ms % w) + w) % w);
   WEIR_ASSIGN_OR_RETURN(auto done, db_->Query("SELECT 1 FROM windows_emitted WHERE camera_id = ?1 "
@@ -185,12 +188,11 @@ weir::Status CameraCounter::Record(int32_t partition, const PlateRow& row) {
   if (!done.empty()) {
     ++stats_.late;
   } else {
-    WEIR_RETURN_IF_ERROR(
-        db_->Query("INSERT INTO window_events (event_id, partition, camera_id, "
-                   "window_start, plate) VALUES (?1,?2,?3,?4,?5) "
-                   "ON CONFLICT(event_id) DO NOTHING",
-                   {row.event_id, int64_t{partition}, row.camera_id, start, row.normalized_text})
-            .status());
+    WEIR_RETURN_IF_ERROR(db_->Query("INSERT INTO camera_window_events (event_id, camera_id, "
+                                    "window_start, plate) VALUES (?1,?2,?3,?4) "
+                                    "ON CONFLICT(event_id) DO NOTHING",
+                                    {row.event_id, row.camera_id, start, row.normalized_text})
+                             .status());
     if (db_->Changes() > 0) {
       ++stats_.events;
     } else {
@@ -199,18 +201,19 @@ weir::Status CameraCounter::Record(int32_t partition, const PlateRow& row) {
   }
   // Stream time is kept in memory and saved when windows are emitted: a
   // restart resumes from the saved value and the events read after it.
-  int64_t& st = stream_time_[partition];
+  int64_t& st = stream_time_[row.camera_id];
   st = std::max(st, row.captured_ms);
   return weir::Status::Ok();
 }
 
-weir::Status CameraCounter::EmitClosed(int32_t partition, int64_t final_end) {
+weir::Status CameraCounter::EmitClosed(const std::string& camera_id, int64_t final_end) {
   const int64_t w = options_.window_ms;
   WEIR_ASSIGN_OR_RETURN(
-      auto rows, db_->Query("SELECT camera_id, window_start, COUNT(*), COUNT(DISTINCT plate) "
-                            "FROM window_events WHERE partition = ?1 AND window_start + ?2 <= ?3 "
-                            "GROUP BY camera_id, window_start ORDER BY window_start, camera_id",
-                            {int64_t{partition}, w, final_end}));
+      auto rows,
+      db_->Query("SELECT camera_id, window_start, COUNT(*), COUNT(DISTINCT plate) "
+                 "FROM camera_window_events WHERE camera_id = ?1 AND window_start + ?2 <= ?3 "
+                 "GROUP BY camera_id, window_start ORDER BY window_start",
+                 {camera_id, w, final_end}));
   if (rows.empty()) return weir::Status::Ok();
   WEIR_RETURN_IF_ERROR(db_->Exec("BEGIN IMMEDIATE"));
   weir::Status s = weir::Status::Ok();
@@ -234,7 +237,7 @@ weir::Status CameraCounter::EmitClosed(int32_t partition, int64_t final_end) {
                {camera, start, AsInt(r[2]), AsInt(r[3]), emitted_at, ev.dump()})
             .status();
     if (s.ok()) {
-      s = db_->Query("DELETE FROM window_events WHERE camera_id = ?1 AND window_start = ?2",
+      s = db_->Query("DELETE FROM camera_window_events WHERE camera_id = ?1 AND window_start = ?2",
                      {camera, start})
               .status();
     }
@@ -263,7 +266,7 @@ weir::Result<std::vector<CameraWindow>> CameraCounter::Emitted() {
 
 weir::Result<int64_t> CameraCounter::OpenEvents() {
   std::lock_guard<std::mutex> lock(mu_);
-  WEIR_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT COUNT(*) FROM window_events", {}));
+  WEIR_ASSIGN_OR_RETURN(auto rows, db_->Query("SELECT COUNT(*) FROM camera_window_events", {}));
   return AsInt(rows.at(0).at(0));
 }
 

@@ -2,12 +2,17 @@
 // setup seed's Kafka Streams job (plates.groupBy(camera).windowedBy(1 min)
 // .count() → alpr.analytics.camera-counts), as a weir consumer group.
 //
-// Tumbling windows on capture time. A partition's stream time is the latest
-// capture time read from it (a camera's events all go to one partition, by
-// key); a window is final once stream time passes its end plus the grace
-// period, and is then published once, as a CameraCount event keyed by
-// camera. Events for a window already published are late: dropped and
-// counted, as Kafka Streams drops records after the grace period.
+// Tumbling windows on capture time. A camera's stream time is the latest
+// capture time read for it; a window of the camera is final once its stream
+// time passes the window's end plus the grace period, and is then published
+// once, as a CameraCount event keyed by camera. Events for a window already
+// published are late: dropped and counted, as Kafka Streams drops records
+// after the grace period. Stream time is kept per camera (the key), not per
+// partition as Kafka Streams does, so that the windows stay right when the
+// camera's events move to another topic or partition count (weir migrate
+// alpr.plates.detected → alpr.events.plates): per-key order holds across
+// the move, partition membership does not. The cost: a camera that stops
+// sending leaves its last window open until it sends again.
 //
 // A final window is written, in the same transaction that removes its
 // events, to an outbox table; a thread of the counter publishes the outbox
@@ -23,7 +28,8 @@
 // a window re-emitted after a crash a duplicate the Publisher drops. The
 // state is not shared: run one instance of the group (a second instance
 // would count its partitions in its own file, which is fine, but a
-// partition moving between instances restarts its open windows).
+// camera whose partition moves between instances restarts its open
+// windows).
 #pragma once
 
 #include <chrono>
@@ -81,9 +87,9 @@ class CameraCounter {
   void Stop(std::chrono::milliseconds deadline);
   ~CameraCounter();
 
-  // One plate event read from |partition|. Unavailable when a window could
-  // not be published (the event is recorded; a retry publishes it).
-  weir::Status Handle(int32_t partition, const PlateRow& row);
+  // One plate event. Unavailable when a window could not be published (the
+  // event is recorded; a retry publishes it).
+  weir::Status Handle(const PlateRow& row);
 
   // Windows final but not yet confirmed published.
   int64_t Unpublished() const;
@@ -96,15 +102,15 @@ class CameraCounter {
  private:
   CameraCounter() = default;
   void RunEmitter();
-  weir::Status Record(int32_t partition, const PlateRow& row);
-  weir::Status EmitClosed(int32_t partition, int64_t final_end_ms);
+  weir::Status Record(const PlateRow& row);
+  weir::Status EmitClosed(const std::string& camera, int64_t final_end_ms);
 
   CameraCountsOptions options_;
   weir::publish::Publisher* publisher_ = nullptr;
   mutable std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;
-  std::map<int32_t, int64_t> stream_time_;   // per partition
-  std::map<int32_t, int64_t> checked_upto_;  // per partition: the last window end checked
+  std::map<std::string, int64_t> stream_time_;   // per camera
+  std::map<std::string, int64_t> checked_upto_;  // per camera: the last window end checked
   CameraCountsStats stats_;
   // The outbox (guarded by mu_).
   std::condition_variable cv_;

@@ -40,6 +40,7 @@
 #include "weir/consume/dead_letter.h"
 #include "weir/kafka/consumer.h"
 #include "weir/kafka/producer.h"
+#include "weir/migrate/control.h"
 #include "weir/observe/metrics.h"
 
 namespace weir::consume {
@@ -236,6 +237,34 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
 
   // Owned by the poll thread.
   std::unique_ptr<kafka::Consumer> consumer;
+
+  // Topic migrations (weir/migrate): the states, the topics they make the
+  // group read, and whether the poll thread must subscribe to them anew.
+  std::unique_ptr<migrate::Watcher> watcher;
+  migrate::States mig_states;       // GUARDED_BY(mu)
+  std::vector<std::string> topics;  // GUARDED_BY(mu): what the group reads now
+  bool resubscribe = false;         // GUARDED_BY(mu)
+  std::vector<std::unique_ptr<kafka::Consumer>> retired;  // GUARDED_BY(mu): see Resubscribe
+  mutable std::mutex alias_mu;                            // for FindHandler, which runs without mu
+  migrate::States alias_states;                           // GUARDED_BY(alias_mu)
+
+  Status ApplyMigrations(const migrate::States& states) {
+    std::vector<std::string> want = migrate::GroupTopics(states, spec.name, spec.topics);
+    {
+      std::lock_guard<std::mutex> lock(alias_mu);
+      alias_states = states;
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    mig_states = states;
+    if (want != topics) {
+      spdlog::info("group {}: a topic migration moves it from [{}] to [{}]", spec.name,
+                   fmt::join(topics, ", "), fmt::join(want, ", "));
+      topics = std::move(want);
+      resubscribe = true;
+      if (consumer) consumer->Wakeup();
+    }
+    return Status::Ok();
+  }
 
   mutable std::mutex mu;
   std::condition_variable work_cv;   // workers: ready_ or exit
@@ -821,6 +850,11 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       if (it != type_handlers.end()) return &it->second;
     }
     auto it = topic_handlers.find(t.record.topic());
+    if (it == topic_handlers.end()) {
+      // A record of a migration's new topic goes to the old topic's handler.
+      std::lock_guard<std::mutex> lock(alias_mu);
+      it = topic_handlers.find(migrate::HandlerTopic(alias_states, t.record.topic()));
+    }
     return it == topic_handlers.end() ? nullptr : &it->second;
   }
 
@@ -1085,6 +1119,12 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       if (part->committed < 0) part->committed = t->record.offset().value();
       t->entry = &part->pending.back();
       t->part = part;
+      if (!mig_states.empty() && migrate::SkipRecord(mig_states, spec.name, t->record)) {
+        // A migration's copy whose twin this group handles (state.h).
+        ++stats.migration_skipped;
+        MarkDoneLocked(*t);
+        continue;
+      }
       if (part->reorder && t->decode_ok && t->record.key()) {
         release.clear();
         late.clear();
@@ -1122,9 +1162,23 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
   void PollLoop() {
     SteadyTime last_commit = std::chrono::steady_clock::now();
     for (;;) {
+      std::vector<std::string> subscribe;
       {
         std::lock_guard<std::mutex> lock(mu);
         if (stop_requested) break;
+        if (resubscribe) {
+          subscribe = topics;
+          resubscribe = false;
+        }
+      }
+      if (!subscribe.empty()) {
+        if (Status s = Resubscribe(subscribe); !s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (error.ok()) error = s;
+          spdlog::error("group {}: {}", spec.name, s.ToString());
+          RequestStopLocked();
+          break;
+        }
       }
       WaitForRoom();
       // Short enough that a commit_interval below 100 ms is kept while the
@@ -1147,6 +1201,41 @@ struct GroupRuntime::Impl : public kafka::RebalanceListener,
       }
     }
     Drain();
+  }
+
+  Result<std::unique_ptr<kafka::Consumer>> MakeConsumer() {
+    kafka::ClientConfig cc = config;
+    cc.Set("group.id", spec.name);
+    kafka::ConsumerOptions co;
+    co.group_id = spec.name;
+    co.listener = this;
+    return kafka::Consumer::Create(std::move(cc), co);
+  }
+
+  // Reads |want| from now on (a migration step changed the group's topics),
+  // through a new Kafka consumer: the old one leaves the group — revoking
+  // through OnRevoked, which commits what is finished — and is destroyed
+  // at once. Re-subscribing the same consumer would keep the old topic's
+  // partitions known to it, and librdkafka 2.0.2 then hangs destroying it
+  // once that topic is deleted (migrate cleanup; librdkafka issue #3470).
+  Status Resubscribe(const std::vector<std::string>& want) {
+    WEIR_ASSIGN_OR_RETURN(auto fresh, MakeConsumer());
+    CommitFinished(/*sync=*/true);
+    if (Status s = consumer->Close(); !s.ok()) {
+      spdlog::warn("group {}: leaving to re-subscribe: {}", spec.name, s.ToString());
+    }
+    std::unique_ptr<kafka::Consumer> old;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      old = std::move(consumer);
+      consumer = std::move(fresh);
+      // A hung handler still holds a record of the old consumer, which
+      // pins its handle: destroy it at Stop().
+      if (stats.hung > 0) retired.push_back(std::move(old));
+    }
+    old.reset();
+    spdlog::info("group {}: subscribed to {}", spec.name, fmt::join(want, ", "));
+    return consumer->Subscribe(want);
   }
 
   // Stops taking records, lets queued and running work finish until the stop
@@ -1329,14 +1418,30 @@ Status GroupRuntime::Start() {
           types.empty() ? "none declared" : fmt::format("{}", fmt::join(types, ", "))));
     }
   }
-  kafka::ClientConfig cc = d.config;
-  cc.Set("group.id", d.spec.name);
-  kafka::ConsumerOptions co;
-  co.group_id = d.spec.name;
-  co.listener = &d;
-  auto consumer = kafka::Consumer::Create(cc, co);
+  if (d.options.watch_migrations && !d.watcher) {
+    migrate::WatcherOptions wo;
+    wo.role = "group";
+    wo.group = d.spec.name;
+    wo.heartbeat = d.options.migration_heartbeat;
+    Impl* raw = &d;
+    auto watcher = migrate::Watcher::Start(
+        d.config, std::move(wo),
+        [raw](const migrate::States& states) { return raw->ApplyMigrations(states); },
+        std::chrono::milliseconds(5000));
+    if (!watcher.ok()) return watcher.status();
+    d.watcher = std::move(*watcher);
+  } else if (!d.options.watch_migrations) {
+    WEIR_RETURN_IF_ERROR(d.ApplyMigrations({}));
+  }
+  std::vector<std::string> topics;
+  {
+    std::lock_guard<std::mutex> lock(d.mu);
+    topics = d.topics;
+    d.resubscribe = false;
+  }
+  auto consumer = d.MakeConsumer();
   if (!consumer.ok()) return consumer.status();
-  if (Status s = (*consumer)->Subscribe(d.spec.topics); !s.ok()) return s;
+  if (Status s = (*consumer)->Subscribe(topics); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(d.mu);
   if (d.started) return Status::InvalidArgument("already started");
   d.started = true;
@@ -1360,6 +1465,7 @@ Status GroupRuntime::Stop(std::chrono::milliseconds deadline) {
   }
   const SteadyTime hard_deadline = std::chrono::steady_clock::now() + deadline;
   if (d.poll_thread.joinable()) d.poll_thread.join();
+  if (d.watcher) d.watcher->Stop();
   std::vector<WorkerThread> workers;
   {
     std::lock_guard<std::mutex> lock(d.mu);
@@ -1391,9 +1497,11 @@ Status GroupRuntime::Stop(std::chrono::milliseconds deadline) {
     // A hung handler still holds its record, which pins the consumer's
     // librdkafka handle: leak it rather than wait for the handler forever.
     (void)d.consumer.release();
+    for (auto& c : d.retired) (void)c.release();
   } else {
     d.consumer.reset();
   }
+  d.retired.clear();
   if (d.dlq_producer) {
     Status s = d.dlq_producer->Close(std::chrono::seconds(5));
     if (!s.ok()) spdlog::warn("group {}: DLQ producer: {}", d.spec.name, s.ToString());

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <shared_mutex>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -19,6 +20,7 @@
 #include "common/wall_clock.h"
 #include "publish/event_codec.h"
 #include "weir/kafka/producer.h"
+#include "weir/migrate/control.h"
 #include "weir/observe/metrics.h"
 #include "weir/registry/registry.h"
 #include "weir/schema/avro.h"
@@ -136,7 +138,13 @@ class DedupWindow {
 // The compiled route of one event type.
 struct Publisher::Route {
   EventCodec codec;
-  std::vector<std::string> topics;  // the type's topics, then its mirror topic
+  // The type's topics as weir.yaml declares them.
+  std::vector<std::string> declared;
+  // Where copies go now: the declared topics as a migration routes them
+  // (migrate::PublishTargets), then the mirror topic. Changed only under a
+  // unique lock of Impl::route_mu, read under a shared one.
+  std::vector<std::string> topics;
+  std::vector<std::string> marks;   // per topic: the migration marking a dual copy, or ""
   std::vector<int32_t> schema_ids;  // per topic, for Avro
 };
 
@@ -158,6 +166,16 @@ std::string_view PublishOutcomeName(PublishOutcome o) {
 
 struct Publisher::Impl : kafka::DeliveryListener {
   std::map<std::string, Route, std::less<>> routes;
+  // Held shared from an event's route lookup until its copies are handed
+  // on; held unique to change the routes (a migration step).
+  std::shared_mutex route_mu;
+  SchemaIdResolver schema_ids;
+  std::unique_ptr<registry::Registry> reg;  // opened by the default resolver
+  std::unique_ptr<migrate::Watcher> watcher;
+  int64_t migration_version_sum = 0;  // GUARDED_BY(route_mu)
+  // Schema ids by (event type, topic), resolved once. Used by
+  // ApplyMigrations only, which never runs on two threads at once.
+  std::map<std::pair<std::string, std::string>, int32_t> schema_id_cache;
   // Metrics (docs/metrics.md); null when PublisherOptions::metrics is.
   observe::Registry* metrics = nullptr;
   std::map<std::string, observe::Counter*, std::less<>> published_ctr;  // by topic
@@ -256,6 +274,87 @@ struct Publisher::Impl : kafka::DeliveryListener {
   }
 
   bool Idle() const { return outstanding == 0 && to_spool.empty() && spool_writing == 0; }
+
+  // --- migrations (weir/migrate) ---------------------------------------------
+
+  // Routes every event type as |states| say. Returns once every record sent
+  // under the previous routes has its report, so that the acknowledgement
+  // the watcher then writes means "nothing of mine is still on its way to a
+  // topic I no longer write" — a migration step samples end offsets after it.
+  Status ApplyMigrations(const migrate::States& states) {
+    struct Next {
+      std::vector<std::string> topics, marks;
+      std::vector<int32_t> ids;
+    };
+    std::map<std::string, Next, std::less<>> next;
+    for (const auto& [name, route] : routes) {
+      Next n;
+      for (const migrate::PublishTarget& t : migrate::PublishTargets(states, route.declared)) {
+        n.topics.push_back(t.topic);
+        n.marks.push_back(t.dual_mark);
+      }
+      const std::string& mirror = route.codec.spec().mirror_topic;
+      if (!mirror.empty() &&
+          std::find(n.topics.begin(), n.topics.end(), mirror) == n.topics.end()) {
+        n.topics.push_back(mirror);
+        n.marks.emplace_back();
+      }
+      if (route.codec.format() == EventFormat::kAvro) {
+        for (const std::string& topic : n.topics) {
+          auto cached = schema_id_cache.find({name, topic});
+          if (cached != schema_id_cache.end()) {
+            n.ids.push_back(cached->second);
+            continue;
+          }
+          const std::string subject = registry::TopicValueSubject(topic);
+          auto id = schema_ids(subject, route.codec.schema_text());
+          if (!id.ok()) {
+            return id.status().WithContext(fmt::format(
+                "event type {}: cannot register its schema under subject {}", name, subject));
+          }
+          schema_id_cache[{name, topic}] = *id;
+          n.ids.push_back(*id);
+        }
+      }
+      next.emplace(name, std::move(n));
+    }
+    int64_t version_sum = 0;
+    for (const auto& [name, st] : states) version_sum += st.version;
+    int64_t swap_seq = 0;
+    {
+      std::unique_lock<std::shared_mutex> lock(route_mu);
+      bool changed = false;
+      for (auto& [name, route] : routes) {
+        Next& n = next[name];
+        changed = changed || route.topics != n.topics || route.marks != n.marks;
+        route.topics = std::move(n.topics);
+        route.marks = std::move(n.marks);
+        route.schema_ids = std::move(n.ids);
+      }
+      if (changed && version_sum != migration_version_sum) {
+        spdlog::info("publisher: routes changed by a topic migration");
+      }
+      migration_version_sum = version_sum;
+      std::lock_guard<std::mutex> send_lock(send_mu);
+      swap_seq = next_seq - 1;
+    }
+    // Wait for the records sent before the swap (they are at the front of
+    // |sent|, in sequence order; spooled ones are counted in the ack).
+    const auto deadline = Clock::now() + 2 * delivery_timeout + std::chrono::seconds(5);
+    for (;;) {
+      {
+        std::lock_guard<std::mutex> send_lock(send_mu);
+        ReapSent();
+        if (sent.empty() || sent.front()->rec.seq > swap_seq) return Status::Ok();
+      }
+      if (Clock::now() >= deadline) {
+        return Status::Timeout(
+            "records sent under the previous routes still have no delivery report");
+      }
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(5));
+    }
+  }
 
   // The forwarder may start a round: nothing is in librdkafka, so every
   // record not stored yet is newer than every stored one; and there is
@@ -566,17 +665,18 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const Topology& topology,
 
   // Avro events are framed with registry ids: by default, the schemas are
   // registered (idempotently) in the topology's registry.
-  std::unique_ptr<registry::Registry> reg;
-  SchemaIdResolver schema_ids = std::move(options.schema_ids);
-  if (!schema_ids) {
-    schema_ids = [&reg, &topology](const std::string& subject,
-                                   const std::string& text) -> Result<int32_t> {
-      if (!reg) {
-        auto opened = registry::OpenRegistry(topology.registry, topology.folder);
+  d.schema_ids = std::move(options.schema_ids);
+  if (!d.schema_ids) {
+    // Runs at Create() and on the migration watcher's thread, never both at once.
+    d.schema_ids = [raw = &d, spec = topology.registry, folder = topology.folder](
+                       const std::string& subject, const std::string& text) -> Result<int32_t> {
+      if (!raw->reg) {
+        auto opened = registry::OpenRegistry(spec, folder);
         if (!opened.ok()) return opened.status();
-        reg = std::move(*opened);
+        raw->reg = std::move(*opened);
       }
-      auto registered = reg->Register(subject, registry::Schema{registry::SchemaType::kAvro, text});
+      auto registered =
+          raw->reg->Register(subject, registry::Schema{registry::SchemaType::kAvro, text});
       if (!registered.ok()) return registered.status();
       return registered->id;
     };
@@ -584,25 +684,34 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const Topology& topology,
   for (const EventTypeSpec& spec : topology.event_types) {
     auto codec = EventCodec::Compile(topology, spec);
     if (!codec.ok()) return codec.status();
-    Route route{std::move(*codec), spec.topics, {}};
-    if (!spec.mirror_topic.empty()) route.topics.push_back(spec.mirror_topic);
-    if (spec.format == EventFormat::kAvro) {
-      if (route.codec.avro() == nullptr) {
-        return Status::InvalidArgument(
-            fmt::format("{}: event type {} has format avro but no schema file",
-                        spec.where.ToString(), spec.name));
-      }
-      for (const std::string& topic : route.topics) {
-        const std::string subject = registry::TopicValueSubject(topic);
-        auto id = schema_ids(subject, route.codec.schema_text());
-        if (!id.ok()) {
-          return id.status().WithContext(fmt::format(
-              "event type {}: cannot register its schema under subject {}", spec.name, subject));
-        }
-        route.schema_ids.push_back(*id);
-      }
+    if (spec.format == EventFormat::kAvro && codec->avro() == nullptr) {
+      return Status::InvalidArgument(
+          fmt::format("{}: event type {} has format avro but no schema file", spec.where.ToString(),
+                      spec.name));
     }
+    Route route{std::move(*codec), spec.topics, {}, {}, {}};
     d.routes.emplace(spec.name, std::move(route));
+  }
+  // The routes as weir.yaml declares them, then as the cluster's migrations
+  // change them (weir/migrate/control.h).
+  WEIR_RETURN_IF_ERROR(d.ApplyMigrations({}));
+  if (options.watch_migrations) {
+    migrate::WatcherOptions wo;
+    wo.role = "publisher";
+    wo.heartbeat = options.migration_heartbeat;
+    Impl* raw = &d;
+    wo.spool_records = [raw] {
+      std::lock_guard<std::mutex> lock(raw->mu);
+      return raw->stored + static_cast<int64_t>(raw->to_spool.size()) + raw->spool_writing;
+    };
+    auto watcher = migrate::Watcher::Start(
+        config, std::move(wo),
+        [raw](const migrate::States& states) { return raw->ApplyMigrations(states); },
+        std::min(d.delivery_timeout, std::chrono::milliseconds(5000)));
+    if (!watcher.ok()) return watcher.status();
+    d.watcher = std::move(*watcher);
+    // Its first apply ran already; repeated here for the error, if any.
+    WEIR_RETURN_IF_ERROR(d.ApplyMigrations(d.watcher->states()));
   }
 
   if (use_spool) {
@@ -636,16 +745,16 @@ Result<std::unique_ptr<Publisher>> Publisher::Create(const Topology& topology,
   }
   if (options.metrics != nullptr) {
     d.metrics = options.metrics;
-    for (const auto& [type, route] : d.routes) {
-      for (const std::string& topic : route.topics) {
-        d.published_ctr[topic] =
-            &d.metrics->GetCounter("multi_topic_events_published_total",
-                                   "Copies of events delivered to their topic", {{"topic", topic}});
-        d.spooled_ctr[topic] = &d.metrics->GetCounter(
-            "publisher_events_spooled_total",
-            "Copies of events written to the local spool while the cluster was unreachable",
-            {{"topic", topic}});
-      }
+    // Every declared topic: a migration may route any event type to it later.
+    for (const TopicSpec& t : topology.topics) {
+      const std::string& topic = t.name;
+      d.published_ctr[topic] =
+          &d.metrics->GetCounter("multi_topic_events_published_total",
+                                 "Copies of events delivered to their topic", {{"topic", topic}});
+      d.spooled_ctr[topic] = &d.metrics->GetCounter(
+          "publisher_events_spooled_total",
+          "Copies of events written to the local spool while the cluster was unreachable",
+          {{"topic", topic}});
     }
     Impl* raw = &d;
     d.collector = d.metrics->AddCollector([raw](observe::Scrape& scrape) {
@@ -698,6 +807,7 @@ PublishResult Publisher::Check(std::string_view event_type, std::string_view jso
 void Publisher::PublishAsync(std::string_view event_type, std::string_view json,
                              PublishCallback done) {
   Impl& d = *impl_;
+  std::shared_lock<std::shared_mutex> route_lock(d.route_mu);
   auto it = d.routes.find(event_type);
   if (it == d.routes.end()) {
     d.n_refused.fetch_add(1, std::memory_order_relaxed);
@@ -755,8 +865,13 @@ void Publisher::Enqueue(const std::string& event_type, const Route& route, Encod
       p->rec.value.emplace(json);
     }
     // Headers stay empty until the record is spooled: SendRecord adds the
-    // event type header to a record without headers.
+    // event type header to a record without headers. A dual copy of a
+    // migration carries its mark as well.
     p->rec.event_type = std::string(event_type);
+    if (!route.marks[i].empty()) {
+      p->rec.headers.push_back(Header{std::string(kEventTypeHeader), p->rec.event_type});
+      p->rec.headers.push_back(Header{std::string(migrate::kDualHeader), route.marks[i]});
+    }
     p->rec.created_ms = now_ms;
     p->event = ev;
     p->slot = i;
@@ -874,7 +989,7 @@ std::vector<PublishResult> Publisher::PublishBatch(std::string_view event_type,
     if (refused > 0) {
       d.n_refused.fetch_add(events.size(), std::memory_order_relaxed);
       for (size_t i = 0; i < refused; ++i)
-        d.CountError(it->second.topics.front(), "SCHEMA_VALIDATION");
+        d.CountError(it->second.declared.front(), "SCHEMA_VALIDATION");
       for (PublishResult& r : results) {
         if (r.outcome != PublishOutcome::kRefused) {
           r = Refused(Status::Cancelled(
@@ -884,6 +999,7 @@ std::vector<PublishResult> Publisher::PublishBatch(std::string_view event_type,
       return results;
     }
     CollectAll(&results, [&](size_t i, PublishCallback done) {
+      std::shared_lock<std::shared_mutex> route_lock(d.route_mu);
       Enqueue(it->first, it->second, std::move(encoded[i]), events[i], std::move(done));
     });
     return results;
@@ -929,6 +1045,7 @@ Status Publisher::Close(std::chrono::milliseconds timeout) {
   Impl& d = *impl_;
   if (d.closed) return Status::Ok();
   d.closed = true;
+  if (d.watcher) d.watcher->Stop();
   {
     std::unique_lock<std::mutex> lock(d.mu);
     d.closing = true;

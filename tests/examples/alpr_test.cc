@@ -23,6 +23,7 @@
 #include "support/test_support.h"
 #include "weir/consume/dead_letter.h"
 #include "weir/ops/dlq.h"
+#include "weir/ops/migration.h"
 #ifdef ALPR_E2E_POSTGRES
 #include "pg_client.h"
 #include "support/postgres_server.h"
@@ -368,6 +369,84 @@ TEST_F(AlprTest, EveryPublishedPlateIsStoredIndexedAlertedAndCounted) {
 }
 
 #ifndef ALPR_E2E_POSTGRES
+// The plan's migration (§6) while the cameras publish: plate events and
+// their four groups start on the setup seed's alpr.plates.detected (10
+// partitions) and move to alpr.events.plates (3) through weir migrate —
+// start, dual-subscribe (storage first, then the rest), cutover, a rollback,
+// and the cutover again. The system's business checks must hold at the end:
+// every published plate stored and indexed once, every watchlist alert sent,
+// every camera-count window right.
+TEST_F(AlprTest, MigratesPlatesFromTheLegacyTopicWithARollbackWhileCamerasPublish) {
+  constexpr const char* kLegacy = "alpr.plates.detected";
+  for (weir::EventTypeSpec& e : topology_.event_types) {
+    if (e.name == "PlateEvent") e.topics = {kLegacy};
+  }
+  for (weir::ConsumerGroupSpec& g : topology_.consumer_groups) {
+    for (std::string& t : g.topics) {
+      if (t == kPlatesTopic) t = kLegacy;
+    }
+  }
+  weir::ops::MigrationOptions mo;
+  mo.wait = seconds(60);
+  std::vector<std::string> progress;
+  mo.progress = [&](const std::string& line) { progress.push_back(line); };
+  auto migrator = weir::ops::Migrator::Open(topology_, broker_.Config(), mo, true);
+  ASSERT_TRUE(migrator.ok()) << migrator.status().ToString();
+
+  AlprOptions o = Options(9000);
+  o.rate = 1500;
+  auto sys = StartSystem(o);
+  ASSERT_NE(sys, nullptr);
+  auto more = [&](uint64_t n) {
+    const uint64_t until = sys->Take().source.plate_events + n;
+    ASSERT_TRUE(Eventually([&] { return sys->Take().source.plate_events >= until; }));
+  };
+  ASSERT_NO_FATAL_FAILURE(more(300));
+  auto& m = **migrator;
+  auto ok = [](const weir::Result<weir::migrate::State>& r) {
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+  };
+  ok(m.Plan({kLegacy, kPlatesTopic, "plates", std::chrono::hours(24 * 7)}));
+  ok(m.Start("plates"));
+  ASSERT_NO_FATAL_FAILURE(more(300));
+  ok(m.DualSubscribe("plates", {kStorageGroup}));
+  ASSERT_NO_FATAL_FAILURE(more(300));
+  ok(m.DualSubscribe("plates", {}));
+  ASSERT_NO_FATAL_FAILURE(more(300));
+  ok(m.Cutover("plates"));
+  ASSERT_NO_FATAL_FAILURE(more(500));
+  ok(m.Rollback("plates"));
+  ASSERT_NO_FATAL_FAILURE(more(300));
+  ok(m.DualSubscribe("plates", {}));
+  ok(m.Cutover("plates"));
+  auto status = m.Describe("plates");
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_EQ(status->state.stage, weir::migrate::Stage::kCutover);
+  EXPECT_EQ(status->state.rollbacks, 1);
+  EXPECT_GE(status->participants.size(), 5u) << "the Publisher and the four plate groups";
+  EXPECT_FALSE(sys->SourceDone()) << "the source must still publish after the last step";
+  RunToEnd(*sys);
+
+  EXPECT_EQ(sys->Check(), std::vector<std::string>{})
+      << RenderSummary(sys->Take(), nullptr, {}, "run")
+      << fmt::format("{}", fmt::join(progress, "\n"));
+  auto ids = sys->store()->EventIds();
+  ASSERT_TRUE(ids.ok());
+  std::set<std::string> stored(ids->begin(), ids->end());
+  EXPECT_EQ(stored.size(), ids->size()) << "an event stored twice";
+  EXPECT_EQ(stored.size(), sys->PublishedPlates().size());
+  // Events went through both topics, and the rollback copied the events that
+  // were only on the new topic back to the legacy one.
+  size_t copies = 0;
+  for (const auto& r : weir::testing::ReadTopic(broker_.Config(), kLegacy, 10)) {
+    copies += r.headers.count(std::string(weir::migrate::kCopyHeader));
+  }
+  EXPECT_GT(copies, 0u);
+  EXPECT_GT(weir::testing::ReadTopic(broker_.Config(), kPlatesTopic, 3).size(), 0u);
+  EXPECT_TRUE(DeadLetters().empty());
+  ASSERT_TRUE(sys->Stop().ok());
+}
+
 TEST_F(AlprTest, APersistentNotificationFailureIsRetriedThenDeadLetteredWithProvenance) {
   FastRetries(kAlertGroup);
   AlprOptions o = Options(1500);

@@ -210,6 +210,13 @@ struct RuntimeOptions {
   // Called (on a worker thread, under no lock) whenever a retry is
   // scheduled. Must not throw or block.
   std::function<void(const RetryScheduled&)> on_retry;
+  // Follow the cluster's topic migrations (weir/migrate/control.h): the
+  // group's topics change as `weir migrate` steps are recorded, and it skips
+  // a migration's copies whose twins it handles. False keeps weir.yaml's
+  // topics.
+  bool watch_migrations = true;
+  // How often the migration watcher reports that this member is alive.
+  std::chrono::milliseconds migration_heartbeat{5000};
 };
 
 struct GroupStats {
@@ -225,6 +232,7 @@ struct GroupStats {
   uint64_t late_dropped = 0;       // records later than the reorder tolerance, dropped
   uint64_t abandoned = 0;          // unfinished records given up on revoke/stop (redelivered)
   uint64_t commits = 0;            // offset commits sent
+  uint64_t migration_skipped = 0;  // a migration's copies finished unhandled (migrate/state.h)
   uint64_t dead_by_class[5] = {};  // dead letters by ErrorClass
   int64_t in_flight = 0;           // records read and not yet finished
   int64_t waiting_retry = 0;       // records in the delay queue

@@ -10,8 +10,9 @@
 //      topic's);
 //   5. encodes: Avro in the Confluent wire format (magic byte 0, schema id of
 //      subject "<topic>-value"), JSON as the bytes it was given;
-//   6. produces to each of the type's topics, and to its mirror_topic during a
-//      migration (dual-publish), idempotently with acks=all;
+//   6. produces to each of the type's topics — as a topic migration routes
+//      them (weir/migrate/state.h: old, old + new, or new) — and to its
+//      mirror_topic, idempotently with acks=all;
 //   7. reports the outcome once every copy is delivered, or durably spooled.
 //
 // Nothing is lost: when the cluster stays unreachable past
@@ -113,6 +114,12 @@ struct PublisherOptions {
   // Where the publisher's metrics go (docs/metrics.md); null = none. Must
   // outlive the Publisher.
   observe::Registry* metrics = nullptr;
+  // Follow the cluster's topic migrations (weir/migrate/control.h): routes
+  // change as `weir migrate` steps are recorded. False makes the Publisher
+  // invisible to migrations (its events keep weir.yaml's routes).
+  bool watch_migrations = true;
+  // How often the migration watcher reports that this Publisher is alive.
+  std::chrono::milliseconds migration_heartbeat{5000};
 };
 
 struct PublisherStats {
