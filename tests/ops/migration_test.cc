@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@
 #include "weir/consume/runtime.h"
 #include "weir/kafka/admin.h"
 #include "weir/kafka/producer.h"
+#include "weir/migrate/control.h"
 #include "weir/publish/publisher.h"
 
 namespace weir::ops {
@@ -433,6 +435,106 @@ TEST_F(MigrationE2eTest, FullCycleWithRollbackWhileEventsFlowLosesNothing) {
                                          "dual-publish",    "dual-subscribe",   "cutover-publish",
                                          "cutover-publish", "cutover",          "done"};
   EXPECT_EQ(stages, want);
+}
+
+// A step whose wait expires leaves the state at its last recorded sub-step;
+// running it again continues from there. Here a group's handler is blocked
+// during the cutover, so the group cannot drain the old topic in time.
+TEST_F(MigrationE2eTest, AnInterruptedCutoverIsResumedByRunningItAgain) {
+  auto migrator = OpenMigrator(/*create=*/true);
+  ASSERT_NE(migrator, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StartPublishers());
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool blocked = false;
+  bool open = true;
+  consume::RuntimeOptions ro;
+  ro.commit_interval = milliseconds(100);
+  ro.migration_heartbeat = milliseconds(1000);
+  for (const char* group : {"by-partition", "by-key"}) {
+    auto rt = consume::GroupRuntime::Create(topology_, group, broker_.ConsumerConfig(), ro);
+    ASSERT_TRUE(rt.ok()) << rt.status().ToString();
+    const bool gated = std::string(group) == "by-partition";
+    ASSERT_TRUE((*rt)
+                    ->OnEventType("Plate",
+                                  [&, gated](const consume::Message&) {
+                                    if (!gated) return consume::HandlerResult::Ok();
+                                    std::unique_lock<std::mutex> lock(gate_mu);
+                                    blocked = blocked || !open;
+                                    gate_cv.notify_all();
+                                    gate_cv.wait(lock, [&] { return open; });
+                                    return consume::HandlerResult::Ok();
+                                  })
+                    .ok());
+    ASSERT_TRUE((*rt)->Start().ok());
+    runtimes_.push_back(std::move(*rt));
+  }
+  StartTraffic();
+  ASSERT_NO_FATAL_FAILURE(MoreTraffic(100));
+  ASSERT_TRUE(migrator->Plan({"plates.old", "plates.new", "plates", std::chrono::hours(1)}).ok());
+  ASSERT_TRUE(migrator->Start("plates").ok());
+  ASSERT_TRUE(migrator->DualSubscribe("plates", {}).ok());
+  ASSERT_NO_FATAL_FAILURE(MoreTraffic(100));
+  {
+    std::unique_lock<std::mutex> lock(gate_mu);
+    open = false;
+    // The group is stuck inside a handler.
+    ASSERT_TRUE(gate_cv.wait_for(lock, seconds(60), [&] { return blocked; }));
+  }
+  MigrationOptions quick;
+  quick.wait = seconds(2);
+  auto impatient = Migrator::Open(topology_, broker_.Config(), quick);
+  ASSERT_TRUE(impatient.ok());
+  auto expired = (*impatient)->Cutover("plates");
+  ASSERT_FALSE(expired.ok());
+  EXPECT_EQ(expired.status().code(), StatusCode::kTimeout);
+  EXPECT_NE(expired.status().message().find("group by-partition has committed plates.old/"),
+            std::string::npos)
+      << expired.status().message();
+  auto list = migrator->List();
+  ASSERT_TRUE(list.ok());
+  const migrate::State& mid = list->at("plates");
+  EXPECT_EQ(mid.stage, Stage::kCutoverPublish);
+  EXPECT_FALSE(mid.old_final.empty()) << "the sub-step before the wait was recorded";
+  const migrate::Offsets old_final = mid.old_final;
+  {
+    std::lock_guard<std::mutex> lock(gate_mu);
+    open = true;
+    gate_cv.notify_all();
+  }
+  auto resumed = migrator->Cutover("plates");
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  EXPECT_EQ(resumed->stage, Stage::kCutover);
+  EXPECT_EQ(resumed->old_final, old_final) << "recorded offsets are never sampled again";
+  StopTraffic();
+}
+
+// Two writers of the same version: the first record in the log wins, the
+// other is told who changed the migration.
+TEST_F(MigrationE2eTest, TheFirstWriterOfAVersionWinsTheOtherIsToldWho) {
+  auto a = migrate::ControlLog::Open(broker_.Config(), true, seconds(10));
+  auto b = migrate::ControlLog::Open(broker_.Config(), false, seconds(10));
+  ASSERT_TRUE(a.ok() && b.ok());
+  migrate::State s = StateAt(Stage::kPlanned);
+  s.version = 1;
+  s.updated_by = "alice@ops-1 pid 1";
+  ASSERT_TRUE((*a)->Write(s, seconds(10)).ok());
+  migrate::State next_a = s;
+  next_a.version = 2;
+  next_a.stage = Stage::kDualPublish;
+  next_a.updated_by = "alice@ops-1 pid 1";
+  migrate::State next_b = next_a;
+  next_b.stage = Stage::kAborted;
+  next_b.updated_by = "bob@ops-2 pid 2";
+  ASSERT_TRUE((*a)->Write(next_a, seconds(10)).ok());
+  Status lost = (*b)->Write(next_b, seconds(10));
+  ASSERT_FALSE(lost.ok());
+  EXPECT_EQ(lost.code(), StatusCode::kCancelled);
+  EXPECT_NE(lost.message().find("alice@ops-1"), std::string::npos) << lost.message();
+  auto states = (*b)->Read(seconds(10));
+  ASSERT_TRUE(states.ok());
+  EXPECT_EQ(states->at("m").stage, Stage::kDualPublish);
+  EXPECT_EQ(states->at("m").version, 2);
 }
 
 TEST_F(MigrationE2eTest, BadRequestsAreRefusedNamingTheProblem) {
