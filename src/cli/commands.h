@@ -19,5 +19,6 @@ void RegisterSchemaCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterDlqCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterMetricsCommands(CLI::App& app, const GlobalOptions& g);
 void RegisterLagCommand(CLI::App& app, const GlobalOptions& g);
+void RegisterMigrateCommands(CLI::App& app, const GlobalOptions& g);
 
 }  // namespace weir::cli

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   RegisterDlqCommands(app, g);
   RegisterMetricsCommands(app, g);
   RegisterLagCommand(app, g);
+  RegisterMigrateCommands(app, g);
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,7 @@
 #include "weir/migrate/control.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ const std::string kAcks(kAcksTopic);
 
 bool MissingTopic(const Status& s) {
   return s.kafka_error().find("UNKNOWN_TOPIC") != std::string::npos ||
+         s.kafka_error().find("UNKNOWN_PARTITION") != std::string::npos ||
          s.message().find("Unknown topic") != std::string::npos;
 }
 
@@ -211,8 +213,13 @@ Status Produce(kafka::Producer& producer, const std::string& topic, const std::s
 std::string ProcessIdentity() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "?");
-  const char* user = std::getenv("USER");
-  return fmt::format("{}@{} pid {}", user != nullptr ? user : "?", host, getpid());
+  std::string user = "?";
+  if (const passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    user = pw->pw_name;
+  } else if (const char* env = std::getenv("USER"); env != nullptr) {
+    user = env;
+  }
+  return fmt::format("{}@{} pid {}", user, host, getpid());
 }
 
 // --- ControlLog ----------------------------------------------------------------
