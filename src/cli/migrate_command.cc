@@ -4,12 +4,12 @@
 
 #include <fmt/format.h>
 
-#include <ctime>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "weir/consume/dead_letter.h"
 #include "weir/ops/migration.h"
 
 namespace weir::cli {
@@ -26,15 +26,7 @@ struct MigrateOptions {
   bool json = false;
 };
 
-std::string UtcTime(int64_t ms) {
-  if (ms <= 0) return "-";
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string UtcTime(int64_t ms) { return ms <= 0 ? "-" : consume::FormatDlqTimestamp(ms); }
 
 std::chrono::milliseconds DurationOrDie(const std::string& option, const std::string& text) {
   auto ms = ParseDurationMs(text);

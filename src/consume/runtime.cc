@@ -49,28 +49,6 @@ namespace {
 using SteadyTime = std::chrono::steady_clock::time_point;
 using std::chrono::milliseconds;
 
-bool IsConsumerOnlyProperty(std::string_view name) {
-  static constexpr std::string_view kNames[] = {"group.id",
-                                                "group.instance.id",
-                                                "session.timeout.ms",
-                                                "heartbeat.interval.ms",
-                                                "max.poll.interval.ms",
-                                                "auto.offset.reset",
-                                                "enable.auto.commit",
-                                                "auto.commit.interval.ms",
-                                                "enable.auto.offset.store",
-                                                "partition.assignment.strategy",
-                                                "isolation.level",
-                                                "check.crcs",
-                                                "group.protocol.type",
-                                                "queued.min.messages",
-                                                "queued.max.messages.kbytes",
-                                                "enable.partition.eof",
-                                                "consume.callback.max.messages"};
-  if (name.starts_with("fetch.")) return true;
-  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
-}
-
 std::string Coordinates(const Record& r) {
   return fmt::format("{}/{}@{}", r.topic(), r.partition().value(), r.offset().value());
 }
@@ -1357,11 +1335,8 @@ Result<std::unique_ptr<GroupRuntime>> GroupRuntime::Create(const Topology& topol
     // The DLQ producer shares the cluster settings, not the consumer's: the
     // group's properties and consumer-only librdkafka properties are left out
     // (librdkafka would warn about each).
-    kafka::ClientConfig pc = config;
+    kafka::ClientConfig pc = config.ForProducer();
     for (const auto& [name, value] : spec->properties) pc.Erase(name);
-    for (const auto& [name, value] : config.properties()) {
-      if (IsConsumerOnlyProperty(name)) pc.Erase(name);
-    }
     pc.SetDefault("message.timeout.ms", "30000");
     auto producer = kafka::Producer::Create(pc);
     if (!producer.ok()) return producer.status();

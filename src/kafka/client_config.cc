@@ -2,9 +2,82 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <string_view>
+
 #include "weir/topology.h"
 
 namespace weir::kafka {
+
+namespace {
+
+bool IsConsumerOnlyProperty(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"group.id",
+                                                "group.instance.id",
+                                                "session.timeout.ms",
+                                                "heartbeat.interval.ms",
+                                                "max.poll.interval.ms",
+                                                "auto.offset.reset",
+                                                "enable.auto.commit",
+                                                "auto.commit.interval.ms",
+                                                "enable.auto.offset.store",
+                                                "partition.assignment.strategy",
+                                                "isolation.level",
+                                                "check.crcs",
+                                                "group.protocol.type",
+                                                "queued.min.messages",
+                                                "queued.max.messages.kbytes",
+                                                "enable.partition.eof",
+                                                "consume.callback.max.messages",
+                                                "coordinator.query.interval.ms"};
+  if (name.starts_with("fetch.")) return true;
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+bool IsProducerOnlyProperty(std::string_view name) {
+  static constexpr std::string_view kNames[] = {"acks",
+                                                "request.required.acks",
+                                                "enable.idempotence",
+                                                "message.timeout.ms",
+                                                "delivery.timeout.ms",
+                                                "linger.ms",
+                                                "queue.buffering.max.ms",
+                                                "queue.buffering.max.messages",
+                                                "queue.buffering.max.kbytes",
+                                                "batch.num.messages",
+                                                "batch.size",
+                                                "compression.type",
+                                                "compression.codec",
+                                                "compression.level",
+                                                "retries",
+                                                "message.send.max.retries",
+                                                "max.in.flight.requests.per.connection",
+                                                "max.in.flight",
+                                                "partitioner",
+                                                "transactional.id",
+                                                "request.timeout.ms",
+                                                "sticky.partitioning.linger.ms",
+                                                "enable.gapless.guarantee"};
+  return std::find(std::begin(kNames), std::end(kNames), name) != std::end(kNames);
+}
+
+}  // namespace
+
+ClientConfig ClientConfig::ForProducer() const {
+  ClientConfig c;
+  for (const auto& [name, value] : props_) {
+    if (!IsConsumerOnlyProperty(name)) c.props_.emplace(name, value);
+  }
+  return c;
+}
+
+ClientConfig ClientConfig::ForConsumer() const {
+  ClientConfig c;
+  for (const auto& [name, value] : props_) {
+    if (!IsProducerOnlyProperty(name)) c.props_.emplace(name, value);
+  }
+  return c;
+}
 
 ClientConfig& ClientConfig::Set(std::string name, std::string value) {
   props_.insert_or_assign(std::move(name), std::move(value));

@@ -11,7 +11,6 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <span>
 #include <thread>
 
 #include "common/wall_clock.h"
@@ -129,62 +128,10 @@ bool AckFromJson(std::string_view text, Ack* a) {
 }
 
 // The watcher's clients are made from the participant's configuration (a
-// Publisher's producer settings, a group's consumer settings): the other
-// role's properties are dropped, so librdkafka does not warn about them.
-constexpr std::string_view kConsumerOnly[] = {"group.id",
-                                              "group.instance.id",
-                                              "session.timeout.ms",
-                                              "heartbeat.interval.ms",
-                                              "max.poll.interval.ms",
-                                              "auto.offset.reset",
-                                              "enable.auto.commit",
-                                              "auto.commit.interval.ms",
-                                              "enable.auto.offset.store",
-                                              "partition.assignment.strategy",
-                                              "fetch.wait.max.ms",
-                                              "fetch.min.bytes",
-                                              "fetch.max.bytes",
-                                              "fetch.message.max.bytes",
-                                              "fetch.error.backoff.ms",
-                                              "isolation.level",
-                                              "enable.partition.eof",
-                                              "check.crcs",
-                                              "queued.min.messages",
-                                              "queued.max.messages.kbytes",
-                                              "group.protocol.type",
-                                              "coordinator.query.interval.ms"};
-constexpr std::string_view kProducerOnly[] = {"acks",
-                                              "request.required.acks",
-                                              "enable.idempotence",
-                                              "message.timeout.ms",
-                                              "delivery.timeout.ms",
-                                              "linger.ms",
-                                              "queue.buffering.max.ms",
-                                              "queue.buffering.max.messages",
-                                              "queue.buffering.max.kbytes",
-                                              "batch.num.messages",
-                                              "batch.size",
-                                              "compression.type",
-                                              "compression.codec",
-                                              "compression.level",
-                                              "retries",
-                                              "message.send.max.retries",
-                                              "max.in.flight.requests.per.connection",
-                                              "max.in.flight",
-                                              "partitioner",
-                                              "transactional.id",
-                                              "request.timeout.ms",
-                                              "sticky.partitioning.linger.ms"};
-
-kafka::ClientConfig ForRole(kafka::ClientConfig config, bool producer) {
-  for (std::string_view name : producer ? std::span(kConsumerOnly) : std::span(kProducerOnly)) {
-    config.Erase(name);
-  }
-  return config;
-}
-
+// Publisher's producer settings, a group's consumer settings), without the
+// other role's properties, which librdkafka would warn about.
 Result<std::unique_ptr<kafka::Consumer>> ReaderConsumer(kafka::ClientConfig config) {
-  config = ForRole(std::move(config), /*producer=*/false);
+  config = config.ForConsumer();
   config.Set("enable.auto.commit", "false");
   config.Set("enable.partition.eof", "false");
   return kafka::Consumer::Create(std::move(config), kafka::ConsumerOptions{});
@@ -263,7 +210,7 @@ Result<std::unique_ptr<ControlLog>> ControlLog::Open(kafka::ClientConfig config,
   reader.Set("fetch.wait.max.ms", "10");
   WEIR_ASSIGN_OR_RETURN(impl->consumer, ReaderConsumer(std::move(reader)));
   kafka::ProducerOptions po;
-  config = ForRole(std::move(config), /*producer=*/true);
+  config = config.ForProducer();
   config.SetDefault("linger.ms", "0");
   WEIR_ASSIGN_OR_RETURN(impl->producer, kafka::Producer::Create(std::move(config), po));
   return std::unique_ptr<ControlLog>(new ControlLog(std::move(impl)));
@@ -405,7 +352,7 @@ struct Watcher::Impl {
   void SendAck(bool left) {
     if (!following) return;
     if (!producer) {
-      kafka::ClientConfig pc = ForRole(config, /*producer=*/true);
+      kafka::ClientConfig pc = config.ForProducer();
       pc.SetDefault("linger.ms", "0");
       auto p = kafka::Producer::Create(std::move(pc), kafka::ProducerOptions{});
       if (!p.ok()) {

@@ -3,17 +3,16 @@
 // so that running a step again continues where it stopped.
 #include "weir/ops/migration.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <algorithm>
-#include <ctime>
 #include <future>
 #include <set>
 #include <thread>
 
 #include "common/wall_clock.h"
+#include "weir/consume/dead_letter.h"
 #include "weir/kafka/admin.h"
 #include "weir/kafka/consumer.h"
 #include "weir/kafka/producer.h"
@@ -26,10 +25,8 @@ using migrate::Stage;
 using migrate::State;
 using std::chrono::milliseconds;
 
-std::string UtcTime(int64_t ms) {
-  const std::time_t t = static_cast<std::time_t>(ms / 1000);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(t));
-}
+// ISO 8601 UTC with milliseconds, as dead letters carry times.
+std::string UtcTime(int64_t ms) { return consume::FormatDlqTimestamp(ms); }
 
 std::string FormatOffsets(const Offsets& o) {
   std::string out;
@@ -131,39 +128,21 @@ struct Migrator::Impl {
     return out;
   }
 
-  // Waits until every live participant has applied |s| (and publishers have
-  // nothing in their spools when |spool_empty|).
-  Status WaitParticipants(const State& s, bool spool_empty) {
+  // Polls |pending| (what is still awaited, one line each) until it is
+  // empty — then says |done| — or the wait expires (kTimeout naming it).
+  Status WaitFor(const State& s, const std::function<Result<std::vector<std::string>>()>& pending,
+                 const std::function<std::string()>& done) {
     const int64_t deadline = Now() + options.wait.count();
     std::string last;
     for (;;) {
-      const int64_t now = Now();
-      WEIR_ASSIGN_OR_RETURN(auto acks, log->ReadAcks(now - 600'000, options.timeout));
-      std::vector<std::string> pending;
-      size_t live = 0;
-      for (const migrate::Ack& a : acks) {
-        if (!a.Live(now)) continue;
-        ++live;
-        auto it = a.applied.find(s.name);
-        const int64_t applied = it == a.applied.end() ? 0 : it->second;
-        std::string who = a.role == "group" ? fmt::format("group {} member {}", a.group, a.id)
-                                            : fmt::format("publisher {}", a.id);
-        if (applied < s.version) {
-          pending.push_back(
-              fmt::format("{} has applied version {} of {}", who, applied, s.version));
-        } else if (!a.error.empty()) {
-          pending.push_back(fmt::format("{} cannot apply version {}: {}", who, s.version, a.error));
-        } else if (spool_empty && a.spool_records > 0) {
-          pending.push_back(fmt::format("{} has {} records in its spool", who, a.spool_records));
-        }
-      }
-      if (pending.empty()) {
-        Say(fmt::format("ok        {} live process(es) follow version {}", live, s.version));
+      WEIR_ASSIGN_OR_RETURN(std::vector<std::string> waiting, pending());
+      if (waiting.empty()) {
+        Say("ok        " + done());
         return Status::Ok();
       }
-      std::string now_pending = fmt::format("{}", fmt::join(pending, "; "));
-      if (now_pending != last) Say("wait      " + now_pending);
-      last = std::move(now_pending);
+      std::string now_waiting = fmt::format("{}", fmt::join(waiting, "; "));
+      if (now_waiting != last) Say("wait      " + now_waiting);
+      last = std::move(now_waiting);
       if (Now() >= deadline) {
         return Status::Timeout(
             fmt::format("migration {}: after {} ms: {}", s.name, options.wait.count(), last));
@@ -172,18 +151,47 @@ struct Migrator::Impl {
     }
   }
 
+  // Waits until every live participant has applied |s| (and publishers have
+  // nothing in their spools when |spool_empty|).
+  Status WaitParticipants(const State& s, bool spool_empty) {
+    size_t live = 0;
+    auto pending = [&]() -> Result<std::vector<std::string>> {
+      const int64_t now = Now();
+      WEIR_ASSIGN_OR_RETURN(auto acks, log->ReadAcks(now - 600'000, options.timeout));
+      std::vector<std::string> out;
+      live = 0;
+      for (const migrate::Ack& a : acks) {
+        if (!a.Live(now)) continue;
+        ++live;
+        auto it = a.applied.find(s.name);
+        const int64_t applied = it == a.applied.end() ? 0 : it->second;
+        std::string who = a.role == "group" ? fmt::format("group {} member {}", a.group, a.id)
+                                            : fmt::format("publisher {}", a.id);
+        if (applied < s.version) {
+          out.push_back(fmt::format("{} has applied version {} of {}", who, applied, s.version));
+        } else if (!a.error.empty()) {
+          out.push_back(fmt::format("{} cannot apply version {}: {}", who, s.version, a.error));
+        } else if (spool_empty && a.spool_records > 0) {
+          out.push_back(fmt::format("{} has {} records in its spool", who, a.spool_records));
+        }
+      }
+      return out;
+    };
+    return WaitFor(s, pending, [&] {
+      return fmt::format("{} live process(es) follow version {}", live, s.version);
+    });
+  }
+
   // Waits until every group of |s| has committed at least |target| on |topic|.
   Status WaitGroups(const State& s, const std::string& topic, const Offsets& target) {
-    const int64_t deadline = Now() + options.wait.count();
     WEIR_ASSIGN_OR_RETURN(Offsets low, Watermarks(topic, /*high=*/false));
-    std::string last;
-    for (;;) {
-      std::vector<std::string> pending;
+    std::vector<TopicPartition> tps;
+    for (size_t p = 0; p < target.size(); ++p) {
+      tps.push_back({topic, Partition(static_cast<int32_t>(p))});
+    }
+    auto pending = [&]() -> Result<std::vector<std::string>> {
+      std::vector<std::string> out;
       for (const std::string& group : s.groups) {
-        std::vector<TopicPartition> tps;
-        for (size_t p = 0; p < target.size(); ++p) {
-          tps.push_back({topic, Partition(static_cast<int32_t>(p))});
-        }
         WEIR_ASSIGN_OR_RETURN(auto committed, admin->CommittedOffsets(group, tps, options.timeout));
         for (size_t p = 0; p < target.size(); ++p) {
           int64_t c = -1;
@@ -192,26 +200,17 @@ struct Migrator::Impl {
           }
           const int64_t reached = std::max(c, p < low.size() ? low[p] : 0);
           if (reached < target[p]) {
-            pending.push_back(fmt::format("group {} has committed {}/{} at {} of {}", group, topic,
-                                          p, c < 0 ? std::string("nothing") : std::to_string(c),
-                                          target[p]));
+            out.push_back(fmt::format("group {} has committed {}/{} at {} of {}", group, topic, p,
+                                      c < 0 ? std::string("nothing") : std::to_string(c),
+                                      target[p]));
           }
         }
       }
-      if (pending.empty()) {
-        Say(fmt::format("ok        every group has read {} up to {}", topic,
-                        FormatOffsets(target)));
-        return Status::Ok();
-      }
-      std::string now_pending = fmt::format("{}", fmt::join(pending, "; "));
-      if (now_pending != last) Say("wait      " + now_pending);
-      last = std::move(now_pending);
-      if (Now() >= deadline) {
-        return Status::Timeout(
-            fmt::format("migration {}: after {} ms: {}", s.name, options.wait.count(), last));
-      }
-      std::this_thread::sleep_for(milliseconds(200));
-    }
+      return out;
+    };
+    return WaitFor(s, pending, [&] {
+      return fmt::format("every group has read {} up to {}", topic, FormatOffsets(target));
+    });
   }
 
   // Copies the records that exist only on N — those in [new_cutover,

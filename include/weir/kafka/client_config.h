@@ -39,6 +39,14 @@ class ClientConfig {
   // Parses "name=value"; returns InvalidArgument naming |what| on bad form.
   Status SetFromAssignment(std::string_view assignment, std::string_view what);
 
+  // A copy without the properties only consumers understand (group.id,
+  // fetch.*, session.timeout.ms, ...), for a producer made from a consumer's
+  // settings; librdkafka would warn about each.
+  ClientConfig ForProducer() const;
+  // A copy without the properties only producers understand (acks, linger.ms,
+  // compression.type, ...), for a consumer made from a producer's settings.
+  ClientConfig ForConsumer() const;
+
   // Builds the base client configuration for |topology|: bootstrap servers
   // (or |bootstrap_override| when non-empty), client.id and every property
   // of the cluster block, including security settings.
