@@ -37,12 +37,15 @@
 //    and commits nothing past the record. A group with no `dlq:` stops with
 //    an error naming the record instead.
 //  - De-duplication (`dedup:`) by the listed fields of the decoded event,
-//    across all of the group's topics (so a group reading a legacy and a new
-//    topic during a migration handles each event once), within the TTL; kept
+//    across all of the group's topics (so a group reading a topic and its
+//    static mirror_topic handles each event once), within the TTL; kept
 //    in memory, or also in SQLite when `persistent: true`.
 //  - Reordering (`reorder:`) of each key's records by a sequence field,
 //    within `tolerance`, holding at most `window` records per key; records
 //    later than that are dropped (counted) or dead-lettered, per `late:`.
+//  - Topic migrations (`weir migrate`, weir/migrate/state.h): the group's
+//    topics follow the cluster's migration state, and a migration's marked
+//    copies are finished unhandled (their twins are handled).
 //
 // Threads: one poll thread owns the Kafka consumer; `concurrency` worker
 // threads run handlers; one timer thread runs retries, timeouts, reorder
