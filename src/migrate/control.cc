@@ -286,16 +286,21 @@ struct Watcher::Impl {
   Apply apply;
   std::string id;
   std::unique_ptr<kafka::Consumer> consumer;
+  std::mutex ack_mu;                          // producer creation and acks
   std::unique_ptr<kafka::Producer> producer;  // acks; created once the topic exists
 
   mutable std::mutex mu;
   std::condition_variable cv;
   bool stop = false;
-  States states;           // GUARDED_BY(mu)
-  std::string last_error;  // of the last apply
-  bool following = false;  // the state topic exists and is assigned
+  States states;                       // GUARDED_BY(mu)
+  std::string last_error;              // of the last apply
+  std::atomic<bool> following{false};  // the state topic exists and is assigned
   Offset next = Offset(0);
   std::thread thread;
+  // Heartbeats come from their own thread, so that a participant whose
+  // apply takes long (a Publisher waiting for records sent under the old
+  // routes) stays visible, reporting the version it has fully applied.
+  std::thread heartbeat_thread;
 
   // Reads what is new; applies it when something changed. Returns whether
   // the topic exists.
@@ -351,6 +356,7 @@ struct Watcher::Impl {
 
   void SendAck(bool left) {
     if (!following) return;
+    std::lock_guard<std::mutex> ack_lock(ack_mu);
     if (!producer) {
       kafka::ClientConfig pc = config.ForProducer();
       pc.SetDefault("linger.ms", "0");
@@ -390,8 +396,18 @@ struct Watcher::Impl {
     if (!s.ok()) spdlog::debug("migration watcher {}: ack: {}", id, s.ToString());
   }
 
+  void HeartbeatLoop() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait_for(lock, options.heartbeat, [&] { return stop; });
+        if (stop) break;
+      }
+      SendAck(false);
+    }
+  }
+
   void Loop() {
-    auto last_ack = SteadyClock::now();
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu);
@@ -402,7 +418,7 @@ struct Watcher::Impl {
         }
       }
       if (!following) {
-        if (CatchUp(options.heartbeat, /*force_apply=*/false)) last_ack = SteadyClock::now();
+        CatchUp(options.heartbeat, /*force_apply=*/false);
         continue;
       }
       auto polled = consumer->Poll(std::min(milliseconds(200), options.heartbeat));
@@ -420,10 +436,7 @@ struct Watcher::Impl {
         }
         if (changed) ApplyStates(copy);
       }
-      if (changed || SteadyClock::now() - last_ack >= options.heartbeat) {
-        SendAck(false);
-        last_ack = SteadyClock::now();
-      }
+      if (changed) SendAck(false);
     }
   }
 };
@@ -446,6 +459,7 @@ Result<std::unique_ptr<Watcher>> Watcher::Start(kafka::ClientConfig config, Watc
   impl->CatchUp(timeout, /*force_apply=*/true);
   Impl* raw = impl.get();
   impl->thread = std::thread([raw] { raw->Loop(); });
+  impl->heartbeat_thread = std::thread([raw] { raw->HeartbeatLoop(); });
   return std::unique_ptr<Watcher>(new Watcher(std::move(impl)));
 }
 
@@ -458,6 +472,7 @@ void Watcher::Stop() {
   }
   impl_->cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->heartbeat_thread.joinable()) impl_->heartbeat_thread.join();
   impl_->SendAck(/*left=*/true);
   if (impl_->producer) (void)impl_->producer->Close(std::chrono::seconds(5));
   impl_->producer.reset();
